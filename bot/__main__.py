@@ -1,0 +1,73 @@
+"""``python -m bot``: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP mode served by uvicorn on PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import uvicorn
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.app import create_app
+from bot.config import Settings, SettingsError, load_settings
+from bot.services import Services
+from bot.web import create_web_app
+
+log = logging.getLogger("bot")
+
+# Libraries whose DEBUG output carries request bodies (response_url, socket envelopes): never below INFO.
+_CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "uvicorn.access")
+
+
+def configure_logging(settings: Settings) -> None:
+    """One log format for the bot and its libraries."""
+    logging.basicConfig(
+        level=settings.log_level_number,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(settings.log_level_number, logging.INFO))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> None:
+    """Run the bot until it is stopped."""
+    services = Services.from_settings(settings)
+    app = create_app(settings, services)
+    web = create_web_app(app, serve_events=not settings.socket_mode)
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    )
+    try:
+        if settings.socket_mode:
+            assert settings.slack_app_token is not None
+            socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode; health check on port %d", settings.port)
+            try:
+                await server.serve()
+            finally:
+                await socket.close_async()  # type: ignore[no-untyped-call]
+        else:
+            log.info("serving Slack requests on port %d", settings.port)
+            await server.serve()
+    finally:
+        await services.aclose()
+
+
+def main() -> int:
+    """Entry point: a bad setting is one line on stderr and exit status 2."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"inference-bot: cannot start: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Interactive component ids and the small payloads their buttons carry.
+
+Button values are JSON of these models, written with ``model_dump_json`` and read back with
+``model_validate_json``, so a value can never be half-parsed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import BadArgument
+
+ValueT = TypeVar("ValueT", bound=BaseModel)
+
+
+class ActionId(StrEnum):
+    """Every ``action_id`` the bot puts on a button."""
+
+    REFRESH = "deployment.refresh"
+    SHARE = "deployment.share"
+    DETAILS = "deployment.details"
+    OPEN_ADDRESS = "deployment.open_address"
+    SHOW_CARD = "deployment.show_card"
+    LIST_PREVIOUS = "listing.previous"
+    LIST_NEXT = "listing.next"
+
+
+class DeploymentRef(BaseModel):
+    """Which deployment a button is about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project_id: int = Field(gt=0)
+    name: str = Field(min_length=1)
+
+
+class CardRef(DeploymentRef):
+    """A deployment card's buttons: the deployment, and who shared the card in the channel, if anyone."""
+
+    shared_by: str | None = None
+
+
+class ListPage(BaseModel):
+    """Which page of a project's deployment list a button shows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project_id: int = Field(gt=0)
+    page: int = Field(ge=0)
+
+
+def read_value(model: type[ValueT], body: dict[str, Any]) -> ValueT:
+    """The clicked button's value read back into its model; a stale or forged one gets a sentence, not a traceback."""
+    clicked = body.get("actions") or [{}]
+    raw = clicked[0].get("value") if isinstance(clicked[0], dict) else None
+    try:
+        return model.model_validate_json(raw if isinstance(raw, str) else "")
+    except ValidationError:
+        raise BadArgument("This button is out of date; run the command again for a fresh one.") from None

@@ -1,0 +1,78 @@
+"""Parsing the text after ``/inference``: pure, so every odd input is tested without Slack."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.errors import BadArgument
+from bot.models import deployment_name_problem
+from formatters.text import code
+
+# Slack clients on macOS and phones turn "--" into an en or em dash.
+_DASHES = re.compile(r"^[\u2012\u2013\u2014\u2015]+")
+_PROJECT_FLAG = "--project"
+_PROJECT_ASSIGN = "project="
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    """A subcommand, its positional words, and the project it names (None: the default)."""
+
+    verb: str
+    args: tuple[str, ...]
+    project_id: int | None
+
+
+def _parse_project(raw: str) -> int:
+    if not raw.isdigit() or int(raw) <= 0:
+        raise BadArgument(f"{code(raw)} is not a project number; use `--project N` with N a positive number.")
+    return int(raw)
+
+
+def parse_command(text: str) -> ParsedCommand:
+    """Split the command text into a verb, positional words and ``--project N``/``project=N``."""
+    words = [_DASHES.sub("--", word) for word in text.split()]
+    project_id: int | None = None
+    positional: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        lowered = word.lower()
+        if lowered == _PROJECT_FLAG:
+            if i + 1 >= len(words):
+                raise BadArgument("`--project` needs a number, as in `--project 42`.")
+            project_id = _parse_project(words[i + 1])
+            i += 2
+            continue
+        if lowered.startswith(_PROJECT_FLAG + "="):
+            project_id = _parse_project(word[len(_PROJECT_FLAG) + 1 :])
+        elif lowered.startswith(_PROJECT_ASSIGN):
+            project_id = _parse_project(word[len(_PROJECT_ASSIGN) :])
+        else:
+            positional.append(word)
+        i += 1
+    verb = positional[0].lower() if positional else "help"
+    return ParsedCommand(verb=verb, args=tuple(positional[1:]), project_id=project_id)
+
+
+def resolve_project(project_id: int | None, default: int | None) -> int:
+    """The project a command acts on: the one it names, else the configured default."""
+    if project_id is not None:
+        return project_id
+    if default is None:
+        raise BadArgument("Which project? Add `--project N`, or set `GCORE_CLOUD_PROJECT_ID` for a default.")
+    return default
+
+
+def deployment_name_arg(command: ParsedCommand, usage: str) -> str:
+    """The single deployment name a subcommand takes, validated before any API call."""
+    if not command.args:
+        raise BadArgument(f"Which deployment? Try {usage}.")
+    if len(command.args) > 1:
+        raise BadArgument(f"One deployment at a time, please: {usage}.")
+    name = command.args[0]
+    problem = deployment_name_problem(name)
+    if problem is not None:
+        raise BadArgument(f"{code(name[:60])} cannot be a deployment name: {problem}.")
+    return name

@@ -1,0 +1,102 @@
+"""Settings, from the environment and ``.env`` (see ``.env.example`` for each one)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_API_URL_DEFAULT = "https://slack.com/api/"
+GCORE_BASE_URL_DEFAULT = "https://api.gcore.com"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it and never includes its value."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment.
+
+    The Gcore names are the official SDK's, so an environment set up for the SDK works unchanged.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: AnyHttpUrl = AnyHttpUrl(SLACK_API_URL_DEFAULT)
+    gcore_api_key: SecretStr
+    gcore_base_url: AnyHttpUrl = AnyHttpUrl(GCORE_BASE_URL_DEFAULT)
+    gcore_cloud_project_id: int | None = Field(default=None, gt=0)
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("slack_signing_secret", "slack_app_token", "gcore_cloud_project_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("slack_bot_token", "gcore_api_key", mode="before")
+    @classmethod
+    def _required_not_empty(cls, value: object) -> object:
+        if value == "":
+            raise ValueError("is not set")
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @model_validator(mode="after")
+    def _http_mode_needs_signing_secret(self) -> Settings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "SLACK_SIGNING_SECRET is required in HTTP mode (set it, or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode when an app-level token is set; HTTP mode otherwise."""
+        return self.slack_app_token is not None
+
+    @property
+    def log_level_number(self) -> int:
+        """The log level as the logging module's number."""
+        return logging.getLevelNamesMapping()[self.log_level]
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning pydantic's report into one line that names each bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = "_".join(str(part) for part in error["loc"]).upper()
+            if error["type"] == "missing":
+                problems.append(f"{name} is not set")
+            elif name:
+                problems.append(f"{name} {error['msg'].removeprefix('Value error, ')}")
+            else:
+                problems.append(error["msg"].removeprefix("Value error, "))
+        raise SettingsError("; ".join(problems) + " (see .env.example)") from None

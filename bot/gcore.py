@@ -1,0 +1,285 @@
+"""A thin async client of Gcore's Everywhere Inference API (cloud v3).
+
+One pooled ``httpx.AsyncClient`` per process. Transient failures (connection errors, 429, 502/503/504) are
+retried with exponential backoff and full jitter, honouring ``Retry-After``; other answers become typed
+errors. The API key lives only in the pooled client's default headers: it never appears in a log line, an
+exception message or anything shown in Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import UserFacingError
+from bot.models import Deployment, DeploymentPage, LogEntry, LogPage
+from formatters.text import code
+
+log = logging.getLogger(__name__)
+
+# The list endpoint's largest page.
+MAX_PAGE_SIZE = 1000
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class GcoreError(UserFacingError):
+    """Any failure talking to the Gcore API."""
+
+
+class DeploymentNotFound(GcoreError):
+    """The project has no deployment of that name."""
+
+    def __init__(self, project_id: int, name: str) -> None:
+        super().__init__(f"There is no deployment named {code(name)} in project {project_id}.")
+        self.project_id = project_id
+        self.name = name
+
+
+class ProjectNotFound(GcoreError):
+    """The project does not exist, or the key cannot see it."""
+
+    def __init__(self, project_id: int) -> None:
+        super().__init__(
+            f"Gcore knows no project {project_id} that the bot's API key can see; "
+            "check the number, or pass `--project N`."
+        )
+        self.project_id = project_id
+
+
+class GcoreAuthError(GcoreError):
+    """The API key was rejected (401) or lacks the permission (403)."""
+
+    def __init__(self, status_code: int) -> None:
+        if status_code == 403:
+            message = "The bot's Gcore API key is not allowed to do that; ask whoever runs the bot to check its permissions."
+        else:
+            message = (
+                "The bot's Gcore API key was rejected; ask whoever runs the bot to check `GCORE_API_KEY`."
+            )
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class GcoreRateLimited(GcoreError):
+    """Gcore kept answering 429 after our retries."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        wait = f" in {round(retry_after)} s" if retry_after else " in a minute"
+        super().__init__(f"Gcore is rate limiting the bot; try again{wait}.")
+        self.retry_after = retry_after
+
+
+class GcoreUnavailable(GcoreError):
+    """Gcore did not answer, or answered 5xx, after our retries."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("The Gcore API did not answer; try again in a minute.")
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"Gcore unavailable: {self.detail}"
+
+
+class GcoreInvalidResponse(GcoreError):
+    """Gcore answered something we cannot read."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("The Gcore API sent an answer the bot could not read; try again in a minute.")
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"invalid Gcore response: {self.detail}"
+
+
+class GcoreRequestRejected(GcoreError):
+    """Gcore refused the request (a 4xx other than 401, 403, 404, 429)."""
+
+    def __init__(self, status_code: int, api_message: str) -> None:
+        super().__init__(f"Gcore refused the request (HTTP {status_code}): {code(api_message[:300])}")
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up on a transient failure."""
+
+    attempts: int = 4
+    base_delay: float = 0.25
+    max_delay: float = 4.0
+    # A longer Retry-After than this is not waited out: the person in Slack hears "rate limited" instead.
+    max_retry_after: float = 20.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _api_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return response.reason_phrase
+
+
+class GcoreClient:
+    """Async client of the inference deployment endpoints."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"APIKey {api_key}", "Accept": "application/json"},
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            transport=transport,
+        )
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    async def get_deployment(self, project_id: int, name: str) -> Deployment:
+        """One deployment; ``DeploymentNotFound`` when the project has none of that name."""
+        response = await self._request("GET", f"{_deployments_path(project_id)}/{quote(name, safe='')}")
+        if response.status_code == 404:
+            raise DeploymentNotFound(project_id, name)
+        return _parse(response, Deployment)
+
+    async def list_deployments(self, project_id: int, page_size: int = MAX_PAGE_SIZE) -> list[Deployment]:
+        """Every deployment of the project, following ``limit``/``offset`` pages to the end."""
+        deployments: list[Deployment] = []
+        while True:
+            page = await self.list_deployments_page(project_id, limit=page_size, offset=len(deployments))
+            deployments.extend(page.results)
+            if not page.results or len(deployments) >= page.count:
+                return deployments
+
+    async def list_deployments_page(self, project_id: int, *, limit: int, offset: int) -> DeploymentPage:
+        """One page of the project's deployments."""
+        response = await self._request(
+            "GET", _deployments_path(project_id), params={"limit": limit, "offset": offset}
+        )
+        if response.status_code == 404:
+            raise ProjectNotFound(project_id)
+        return _parse(response, DeploymentPage)
+
+    async def start_deployment(self, project_id: int, name: str) -> None:
+        """Ask Gcore to start (deploy) a stopped deployment."""
+        await self._post_action(project_id, name, "start")
+
+    async def stop_deployment(self, project_id: int, name: str) -> None:
+        """Ask Gcore to stop (disable) a deployment."""
+        await self._post_action(project_id, name, "stop")
+
+    async def get_logs(
+        self, project_id: int, name: str, *, limit: int = 50, offset: int = 0, region_id: int | None = None
+    ) -> list[LogEntry]:
+        """The deployment's newest log lines first."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "order_by": "time.desc"}
+        if region_id is not None:
+            params["region_id"] = region_id
+        response = await self._request(
+            "GET", f"{_deployments_path(project_id)}/{quote(name, safe='')}/logs", params=params
+        )
+        if response.status_code == 404:
+            raise DeploymentNotFound(project_id, name)
+        return _parse(response, LogPage).results
+
+    async def _post_action(self, project_id: int, name: str, action: str) -> None:
+        response = await self._request(
+            "POST", f"{_deployments_path(project_id)}/{quote(name, safe='')}/{action}"
+        )
+        if response.status_code == 404:
+            raise DeploymentNotFound(project_id, name)
+        if not response.is_success:
+            raise GcoreInvalidResponse(f"HTTP {response.status_code} on {action}")
+
+    async def _request(self, method: str, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """Send with retries; return any answer that is not transient and not an auth or client error."""
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= self._retry.attempts
+            try:
+                response = await self._http.request(method, path, params=params)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                if last:
+                    raise GcoreUnavailable(f"{type(exc).__name__} on {method} {path}") from None
+                delay = self._retry.backoff(attempt)
+                log.warning(
+                    "Gcore %s %s: %s, retry %d in %.2f s", method, path, type(exc).__name__, attempt, delay
+                )
+                await self._sleep(delay)
+                continue
+            except httpx.TimeoutException as exc:
+                raise GcoreUnavailable(f"{type(exc).__name__} on {method} {path}") from None
+            except httpx.HTTPError as exc:
+                raise GcoreUnavailable(f"{type(exc).__name__} on {method} {path}") from None
+
+            status = response.status_code
+            if status in _RETRY_STATUSES:
+                retry_after = _retry_after(response) if status == 429 else None
+                if last or (retry_after is not None and retry_after > self._retry.max_retry_after):
+                    if status == 429:
+                        raise GcoreRateLimited(retry_after)
+                    raise GcoreUnavailable(f"HTTP {status} on {method} {path}")
+                delay = retry_after if retry_after is not None else self._retry.backoff(attempt)
+                log.warning("Gcore %s %s: HTTP %d, retry %d in %.2f s", method, path, status, attempt, delay)
+                await self._sleep(delay)
+                continue
+            if status in (401, 403):
+                raise GcoreAuthError(status)
+            if status >= 500:
+                raise GcoreUnavailable(f"HTTP {status} on {method} {path}")
+            if 400 <= status < 500 and status != 404:
+                raise GcoreRequestRejected(status, _api_message(response))
+            return response
+
+
+def _deployments_path(project_id: int) -> str:
+    return f"/cloud/v3/inference/{project_id}/deployments"
+
+
+def _parse(response: httpx.Response, model: type[ModelT]) -> ModelT:
+    if not response.is_success:
+        raise GcoreInvalidResponse(f"HTTP {response.status_code}")
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise GcoreInvalidResponse(f"{model.__name__}: {exc.error_count()} validation errors") from None

@@ -1,0 +1,29 @@
+"""``/inference help``: the usage, also shown for anything the bot does not understand."""
+
+from __future__ import annotations
+
+from formatters.blocks import Message, context, header, section
+from formatters.text import code
+
+
+def render_help(command: str, default_project: int | None, *, unknown: str | None = None) -> Message:
+    """Usage of every subcommand; ``unknown`` is what the person typed that the bot did not understand."""
+    lines = [
+        f"`{command} status <name>` · a deployment's card: status, replicas, flavor, address, probes",
+        f"`{command} list` · every deployment of the project, with its status",
+        f"`{command} help` · this message",
+    ]
+    project = (
+        f"Commands use project {default_project}; add `--project N` (or `project=N`) for another."
+        if default_project is not None
+        else "No default project is set: add `--project N` (or `project=N`) to each command."
+    )
+    blocks = []
+    intro = "Gcore Everywhere Inference from Slack."
+    if unknown is not None:
+        intro = f"I don't know {code(unknown)}. Here is what I can do:"
+    blocks.append(header("Inference bot"))
+    blocks.append(section(intro))
+    blocks.append(section("\n".join(lines)))
+    blocks.append(context(project))
+    return Message(text=f"{intro} Try `{command} status <name>` or `{command} list`.", blocks=blocks)

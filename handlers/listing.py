@@ -1,0 +1,27 @@
+"""The deployment list's Previous/Next buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.actions import ActionId, ListPage, read_value
+from bot.services import Services
+from formatters.listing import render_deployment_list
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Register the paging buttons."""
+
+    async def on_page(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
+        await ack()
+        page = read_value(ListPage, body)
+        deployments = await services.gcore.list_deployments(page.project_id)
+        listing = render_deployment_list(deployments, page.project_id, page.page, services.clock())
+        await respond(**listing.as_kwargs(), replace_original=True)
+
+    app.action(ActionId.LIST_PREVIOUS)(on_page)
+    app.action(ActionId.LIST_NEXT)(on_page)

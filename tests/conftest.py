@@ -1,0 +1,182 @@
+"""Fixtures that run the real bot (``python -m bot``) against the loopback Gcore and Slack fakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.server import wait_for
+from tests.fakes.slack import FakeSlack, ResponsePost
+from tests.fakes.slack_requests import (
+    block_action,
+    form_body,
+    interactive_body,
+    signed_headers,
+    slash_command,
+)
+
+BOT_TOKEN = "xoxb-test-bot-token-7f3a"
+APP_TOKEN = "xapp-test-app-token-91c2"
+SIGNING_SECRET = "test-signing-secret-5b8e"
+GCORE_KEY = "test-gcore-key-c4d1"
+SECRETS = (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, GCORE_KEY)
+PROJECT = 1
+START_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bot_environment(gcore: FakeGcore, slack: FakeSlack, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a bot pointed at the fakes; nothing inherited can override it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GCORE_"))}
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        GCORE_API_KEY=GCORE_KEY,
+        GCORE_BASE_URL=gcore.url,
+        GCORE_CLOUD_PROJECT_ID=str(PROJECT),
+        HOST="127.0.0.1",
+        PORT=str(port),
+        LOG_LEVEL="DEBUG",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class RunningBot:
+    """A ``python -m bot`` process and the ways a test talks to it as Slack would."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    slack: FakeSlack
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def post_signed(self, body: str, timestamp: int | None = None) -> httpx.Response:
+        headers = signed_headers(SIGNING_SECRET, body, timestamp)
+        return self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+
+    def command(self, text: str, **fields: str) -> tuple[httpx.Response, str]:
+        """Send ``/inference <text>``; returns the ack and the response_url id to watch."""
+        response_url = self.slack.new_response_url()
+        body = form_body(slash_command(text, response_url=response_url, **fields))
+        return self.post_signed(body), response_url.rsplit("/", 1)[-1]
+
+    def click(self, button: dict[str, Any], **kwargs: Any) -> tuple[httpx.Response, str]:
+        """Click a button element taken from a message the bot sent."""
+        response_url = self.slack.new_response_url()
+        payload = block_action(
+            button["action_id"], button.get("value", ""), response_url=response_url, **kwargs
+        )
+        return self.post_signed(interactive_body(payload)), response_url.rsplit("/", 1)[-1]
+
+    def reply(self, response_id: str, index: int = 0, timeout: float = 10.0) -> ResponsePost:
+        """The ``index``-th post to a response_url, waited for with a bound."""
+        def posted() -> ResponsePost | None:
+            posts = self.slack.responses(response_id)
+            return posts[index] if len(posts) > index else None
+
+        return wait_for(posted, timeout=timeout)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.http.close()
+
+
+def start_bot(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -> RunningBot:
+    """Start ``python -m bot`` in ``workdir`` (so no developer .env is read) and wait for /healthz."""
+    port = free_port()
+    log_path = workdir / f"bot-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=workdir,
+            env=bot_environment(gcore, slack, port, **extra),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    bot = RunningBot(process=process, port=port, log_path=log_path, slack=slack)
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"bot exited with {process.returncode}:\n{bot.log()}")
+        try:
+            return bot.http.get(f"{bot.url}/healthz", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=START_TIMEOUT, interval=0.05)
+    except BaseException:
+        bot.stop()
+        raise
+    return bot
+
+
+@pytest.fixture(scope="session")
+def gcore() -> Iterator[FakeGcore]:
+    with FakeGcore(api_key=GCORE_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def http_bot(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
+    """One bot in HTTP mode for the whole session; the fakes are reset before each test that uses it."""
+    bot = start_bot(gcore, slack, tmp_path_factory.mktemp("http-bot"))
+    yield bot
+    bot.stop()
+
+
+@pytest.fixture
+def bot(http_bot: RunningBot, gcore: FakeGcore, slack: FakeSlack) -> Iterator[RunningBot]:
+    gcore.reset()
+    gcore.put(seed_deployment())
+    slack.clear()
+    yield http_bot
+    sent = [c.params for c in slack.calls()] + [p.body for p in slack.responses()]
+    assert_no_secrets(json.dumps(sent), http_bot.log())
+
+
+def assert_no_secrets(*texts: str) -> None:
+    """No token, key or signing secret in anything Slack received or the bot logged."""
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text

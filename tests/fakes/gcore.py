@@ -1,0 +1,452 @@
+"""A loopback fake of Gcore's Everywhere Inference API (cloud v3 deployments)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from tests.fakes.server import LoopbackServer
+
+JSONDict = dict[str, Any]
+
+_BASE: Final = "/cloud/v3/inference/{project_id}/deployments"
+_MAX_LIMIT: Final = 1000
+_LOG_ORDERS: Final = ("time.asc", "time.desc")
+# Served by set_invalid_json(): a truncated document, as from a proxy cutting the body short.
+INVALID_JSON_BODY: Final = '{"count": 1, "results": [{"name": "my-inst'
+
+# Copied verbatim from the documented example response of
+# GET /cloud/v3/inference/{project_id}/deployments/{deployment_name}.
+SEED_DEPLOYMENT: Final[dict[str, Any]] = {
+    "address": "https://example.com",
+    "auth_enabled": False,
+    "command": ["nginx", "-g", "daemon off;"],
+    "containers": [
+        {
+            "deploy_status": {"ready": 1, "total": 3},
+            "region_id": 1,
+            "scale": {
+                "cooldown_period": 60,
+                "max": 3,
+                "min": 1,
+                "triggers": {"cpu": {"threshold": 80}, "memory": {"threshold": 70}},
+            },
+        }
+    ],
+    "created_at": "2023-08-22T11:21:00Z",
+    "credentials_name": "dockerhub",
+    "description": "My first instance",
+    "envs": {"DEBUG_MODE": "False", "KEY": "12345"},
+    "flavor_name": "inference-16vcpu-232gib-1xh100-80gb",
+    "image": "nginx:latest",
+    "ingress_opts": {"disable_response_buffering": True},
+    "listening_port": 8080,
+    "logging": {
+        "destination_region_id": 1,
+        "enabled": True,
+        "retention_policy": {"period": 45},
+        "topic_name": "my-log-name",
+    },
+    "name": "my-instance",
+    "probes": {
+        "liveness_probe": {
+            "enabled": True,
+            "probe": {
+                "exec": {"command": ["ls", "-l"]},
+                "failure_threshold": 3,
+                "http_get": {
+                    "headers": {"Authorization": "Bearer token 123"},
+                    "host": "127.0.0.1",
+                    "path": "/healthz",
+                    "port": 80,
+                    "schema": "HTTP",
+                },
+                "initial_delay_seconds": 0,
+                "period_seconds": 5,
+                "success_threshold": 1,
+                "tcp_socket": {"port": 80},
+                "timeout_seconds": 1,
+            },
+        },
+        "readiness_probe": {
+            "enabled": True,
+            "probe": {
+                "exec": {"command": ["ls", "-l"]},
+                "failure_threshold": 3,
+                "http_get": {
+                    "headers": {"Authorization": "Bearer token 123"},
+                    "host": "127.0.0.1",
+                    "path": "/healthz",
+                    "port": 80,
+                    "schema": "HTTP",
+                },
+                "initial_delay_seconds": 0,
+                "period_seconds": 5,
+                "success_threshold": 1,
+                "tcp_socket": {"port": 80},
+                "timeout_seconds": 1,
+            },
+        },
+        "startup_probe": {
+            "enabled": True,
+            "probe": {
+                "exec": {"command": ["ls", "-l"]},
+                "failure_threshold": 3,
+                "http_get": {
+                    "headers": {"Authorization": "Bearer token 123"},
+                    "host": "127.0.0.1",
+                    "path": "/healthz",
+                    "port": 80,
+                    "schema": "HTTP",
+                },
+                "initial_delay_seconds": 0,
+                "period_seconds": 5,
+                "success_threshold": 1,
+                "tcp_socket": {"port": 80},
+                "timeout_seconds": 1,
+            },
+        },
+    },
+    "project_id": 1,
+    "status": "ACTIVE",
+    "timeout": 120,
+}
+
+
+def seed_deployment(**overrides: Any) -> JSONDict:
+    """Return a deep copy of :data:`SEED_DEPLOYMENT` with top-level ``overrides`` applied."""
+    deployment = copy.deepcopy(SEED_DEPLOYMENT)
+    deployment.update(copy.deepcopy(overrides))
+    return deployment
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake received it; ``at`` is ``time.monotonic()``."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class _Failure:
+    status: int
+    remaining: int
+    body: JSONDict | None
+    headers: dict[str, str]
+    path_contains: str | None
+
+
+def _error(
+    status: int, exception_class: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"exception_class": exception_class, "message": message}, status=status, headers=headers
+    )
+
+
+def _not_found(message: str) -> web.Response:
+    return _error(404, "NotFound", message)
+
+
+def _default_failure_body(status: int) -> JSONDict:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return {"exception_class": phrase.replace(" ", "").replace("-", ""), "message": phrase}
+
+
+def _query_int(
+    request: web.Request, name: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _ValidationError(
+            f"{name}: Input should be a valid integer, unable to parse string as an integer"
+        ) from None
+    if value < minimum:
+        raise _ValidationError(f"{name}: Input should be greater than or equal to {minimum}")
+    if maximum is not None and value > maximum:
+        raise _ValidationError(f"{name}: Input should be less than or equal to {maximum}")
+    return value
+
+
+class _ValidationError(Exception):
+    """Raised by query parsing; turned into a 400 by the handler wrapper."""
+
+
+class FakeGcore(LoopbackServer):
+    """Loopback fake of the Gcore Everywhere Inference deployments API.
+
+    Serves ``/cloud/v3/inference/{project_id}/deployments[/{name}[/start|/stop|/logs]]`` with
+    ``Authorization: APIKey <api_key>`` auth. Deployments are raw JSON dicts (see
+    :func:`seed_deployment`). Failure injection (``fail_next``, ``set_delay``,
+    ``set_invalid_json``, ``set_down``) is applied before auth, like an outage in front of the API.
+    """
+
+    def __init__(self, api_key: str = "test-gcore-key") -> None:
+        super().__init__()
+        self.api_key = api_key
+        self._deployments: dict[tuple[int, str], JSONDict] = {}
+        self._logs: dict[tuple[int, str], list[JSONDict]] = {}
+        self._requests: list[RecordedRequest] = []
+        self._failures: list[_Failure] = []
+        self._delay = 0.0
+        self._invalid_json = 0
+        self._down = False
+
+    # -- state ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to a fresh server: no deployments, logs, recorded requests or injected failures."""
+        with self._lock:
+            self._deployments.clear()
+            self._logs.clear()
+            self._requests.clear()
+            self._failures.clear()
+            self._delay = 0.0
+            self._invalid_json = 0
+            self._down = False
+
+    def put(self, deployment: JSONDict) -> None:
+        """Store (or replace) a deployment, keyed by its ``project_id`` and ``name``."""
+        project_id, name = deployment.get("project_id"), deployment.get("name")
+        if not isinstance(project_id, int) or isinstance(project_id, bool) or not isinstance(name, str):
+            raise ValueError("a deployment needs an int 'project_id' and a str 'name'")
+        with self._lock:
+            self._deployments[(project_id, name)] = copy.deepcopy(deployment)
+
+    def remove(self, project_id: int, name: str) -> None:
+        """Delete a deployment (and its logs); later requests for it get 404."""
+        with self._lock:
+            self._deployments.pop((project_id, name), None)
+            self._logs.pop((project_id, name), None)
+
+    def set_status(self, project_id: int, name: str, status: str) -> None:
+        """Set a stored deployment's ``status`` (e.g. ``"PARTIALLYDEPLOYED"``)."""
+        self.update(project_id, name, status=status)
+
+    def update(self, project_id: int, name: str, **fields: Any) -> None:
+        """Overwrite top-level fields of a stored deployment; ``KeyError`` if it does not exist."""
+        if "project_id" in fields or "name" in fields:
+            raise ValueError("use remove() and put() to change a deployment's project_id or name")
+        with self._lock:
+            self._deployments[(project_id, name)].update(copy.deepcopy(fields))
+
+    def get(self, project_id: int, name: str) -> JSONDict | None:
+        """Return a copy of a stored deployment, or ``None``."""
+        with self._lock:
+            found = self._deployments.get((project_id, name))
+            return copy.deepcopy(found) if found is not None else None
+
+    def set_logs(self, project_id: int, name: str, entries: list[JSONDict]) -> None:
+        """Set the log entries (``{"message", "pod", "region_id", "time"}``) served for a deployment."""
+        with self._lock:
+            self._logs[(project_id, name)] = copy.deepcopy(entries)
+
+    # -- request log ------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of every request received so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        """Forget recorded requests."""
+        with self._lock:
+            self._requests.clear()
+
+    # -- failure injection ------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        body: JSONDict | None = None,
+        headers: dict[str, str] | None = None,
+        path_contains: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (whose path contains ``path_contains``, if given) with ``status``.
+
+        ``body`` defaults to ``{"exception_class": <reason>, "message": <reason phrase>}``.
+        Queued failures are consumed in order; each request consumes at most one.
+        """
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._failures.append(_Failure(status, times, body, dict(headers or {}), path_contains))
+
+    def set_delay(self, seconds: float) -> None:
+        """Delay every response by ``seconds`` (0 to turn off); the server loop is not blocked."""
+        with self._lock:
+            self._delay = max(0.0, seconds)
+
+    def set_invalid_json(self, times: int = 1) -> None:
+        """Answer the next ``times`` requests with 200 and a body that is not valid JSON."""
+        with self._lock:
+            self._invalid_json += times
+
+    def set_down(self, down: bool = True) -> None:
+        """While down, every connection is dropped without a response (clients see a transport error)."""
+        with self._lock:
+            self._down = down
+
+    # -- app --------------------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        """Routes and middleware of the fake API."""
+        app = web.Application(middlewares=[self._outage_middleware, self._auth_middleware])
+        base = _BASE
+        app.router.add_get(base, self._list)
+        app.router.add_get(base + "/{name}", self._get)
+        app.router.add_post(base + "/{name}/start", self._start)
+        app.router.add_post(base + "/{name}/stop", self._stop)
+        app.router.add_get(base + "/{name}/logs", self._list_logs)
+        return app
+
+    @web.middleware
+    async def _outage_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        with self._lock:
+            self._requests.append(
+                RecordedRequest(
+                    method=request.method,
+                    path=request.path,
+                    query=dict(request.query),
+                    headers=dict(request.headers),
+                    at=time.monotonic(),
+                )
+            )
+            down, delay = self._down, self._delay
+        if down:
+            if request.transport is not None:
+                request.transport.abort()
+            # Never delivered: aiohttp sees the closed transport and drops the response quietly.
+            return web.Response(status=503)
+        if delay:
+            await self.sleep(delay)
+        with self._lock:
+            failure = next(
+                (f for f in self._failures if f.path_contains is None or f.path_contains in request.path),
+                None,
+            )
+            if failure is not None:
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    self._failures.remove(failure)
+            invalid_json = failure is None and self._invalid_json > 0
+            if invalid_json:
+                self._invalid_json -= 1
+        if failure is not None:
+            if failure.status in (204, 304) or failure.status < 200:
+                return web.Response(status=failure.status, headers=failure.headers)
+            body = failure.body if failure.body is not None else _default_failure_body(failure.status)
+            return web.json_response(body, status=failure.status, headers=failure.headers)
+        if invalid_json:
+            return web.Response(status=200, text=INVALID_JSON_BODY, content_type="application/json")
+        return await handler(request)
+
+    @web.middleware
+    async def _auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "apikey" or key.strip() != self.api_key:
+            return _error(401, "NotAuthenticated", "Invalid API key")
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return _not_found("Not found.")
+        except web.HTTPMethodNotAllowed as exc:
+            return web.json_response(
+                {"exception_class": "MethodNotAllowed", "message": f'Method "{request.method}" not allowed.'},
+                status=405,
+                headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+            )
+        except _ValidationError as exc:
+            return _error(400, "ValidationError", str(exc))
+        except _DeploymentNotFound as exc:
+            return _not_found(f"Inference instance {exc.name} not found")
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _project_id(request: web.Request) -> int:
+        raw = request.match_info["project_id"]
+        if not (raw.isascii() and raw.isdigit()):
+            raise web.HTTPNotFound()
+        return int(raw)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        project_id = self._project_id(request)
+        limit = _query_int(request, "limit", _MAX_LIMIT, minimum=1, maximum=_MAX_LIMIT)
+        offset = _query_int(request, "offset", 0, minimum=0)
+        with self._lock:
+            items = sorted(
+                (copy.deepcopy(d) for (pid, _), d in self._deployments.items() if pid == project_id),
+                key=lambda d: str(d["name"]),
+            )
+        return web.json_response({"count": len(items), "results": items[offset : offset + limit]})
+
+    def _lookup(self, request: web.Request) -> tuple[int, str]:
+        project_id = self._project_id(request)
+        name = request.match_info["name"]
+        with self._lock:
+            if (project_id, name) not in self._deployments:
+                raise _DeploymentNotFound(name)
+        return project_id, name
+
+    async def _get(self, request: web.Request) -> web.Response:
+        key = self._lookup(request)
+        with self._lock:
+            deployment = copy.deepcopy(self._deployments[key])
+        return web.json_response(deployment)
+
+    async def _start(self, request: web.Request) -> web.Response:
+        return self._set_status_from_request(request, "DEPLOYING")
+
+    async def _stop(self, request: web.Request) -> web.Response:
+        return self._set_status_from_request(request, "DISABLED")
+
+    def _set_status_from_request(self, request: web.Request, status: str) -> web.Response:
+        key = self._lookup(request)
+        with self._lock:
+            self._deployments[key]["status"] = status
+        return web.Response(status=204)
+
+    async def _list_logs(self, request: web.Request) -> web.Response:
+        key = self._lookup(request)
+        limit = _query_int(request, "limit", _MAX_LIMIT, minimum=1, maximum=_MAX_LIMIT)
+        offset = _query_int(request, "offset", 0, minimum=0)
+        order_by = request.query.get("order_by") or "time.desc"
+        if order_by not in _LOG_ORDERS:
+            raise _ValidationError(f"order_by: Input should be {' or '.join(repr(o) for o in _LOG_ORDERS)}")
+        region_raw = request.query.get("region_id")
+        region_id = None if region_raw in (None, "") else _query_int(request, "region_id", 0, minimum=0)
+        with self._lock:
+            entries = copy.deepcopy(self._logs.get(key, []))
+        if region_id is not None:
+            entries = [e for e in entries if e.get("region_id") == region_id]
+        entries.sort(key=lambda e: str(e.get("time", "")), reverse=order_by == "time.desc")
+        return web.json_response({"count": len(entries), "results": entries[offset : offset + limit]})
+
+
+class _DeploymentNotFound(Exception):
+    """Raised by handlers for an unknown deployment; answered as Gcore's 404."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name

@@ -1,0 +1,524 @@
+"""A loopback fake of the Slack Web API, of response_url endpoints and of Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from tests.fakes.server import LoopbackServer, wait_for, wait_for_async
+from tests.fakes.slack_requests import APP_ID, TEAM_DOMAIN, TEAM_ID, name_for_id
+
+JSONDict = dict[str, Any]
+
+BOT_USER_ID: Final = "U0BOT"
+BOT_ID: Final = "B0BOT"
+_BOT_USER_NAME: Final = "inference"
+# Form-encoded (or query-string) Web API calls carry these as JSON strings.
+_JSON_FORM_FIELDS: Final = ("blocks", "attachments", "view")
+_WS_CLOSE_TIMEOUT: Final = 2.0
+_TS_BASE_SECONDS: Final = 1_700_000_000
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One Web API call: method name, parsed params (token removed), token used, ``time.monotonic()``."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class ResponsePost:
+    """One JSON body POSTed to a response_url made by :meth:`FakeSlack.new_response_url`."""
+
+    response_id: str
+    body: dict[str, Any]
+    at: float
+
+
+@dataclass
+class _Failure:
+    error: str
+    remaining: int
+    status: int
+    headers: dict[str, str]
+
+
+def _slack_error(error: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
+
+
+class FakeSlack(LoopbackServer):
+    """Loopback fake of Slack for a bot token ``xoxb-…`` and an app token ``xapp-…``.
+
+    * Web API at :attr:`api_url` (``POST /api/{method}``, form or JSON bodies), recorded as
+      :class:`ApiCall`; :meth:`fail_next` injects Slack errors and HTTP statuses.
+    * response_url endpoints from :meth:`new_response_url`, recorded as :class:`ResponsePost`.
+    * Socket Mode: ``apps.connections.open`` hands out ``ws://…/link/``; :meth:`send_envelope`
+      pushes envelopes to the connected client and :meth:`wait_for_ack` returns its ack.
+
+    Blocking waits (``wait_for_socket_client``, ``wait_for_ack``) must not be called from the
+    event loop that runs the Slack client; use the ``*_async`` variants there.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._calls: list[ApiCall] = []
+        self._failures: dict[str, list[_Failure]] = {}
+        self._response_ids: set[str] = set()
+        self._response_posts: list[ResponsePost] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_messages: list[JSONDict] = []
+        self._ts_counter = itertools.count(1)
+        self._view_counter = itertools.count(1)
+        self._users: dict[str, JSONDict] = {}
+        self._channels: dict[str, JSONDict] = {}
+
+    @property
+    def api_url(self) -> str:
+        """Web API base URL (with trailing slash) for ``AsyncWebClient(base_url=...)``."""
+        return f"{self.url}/api/"
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        error: str,
+        times: int = 1,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._failures.setdefault(method, []).append(_Failure(error, times, status, dict(headers or {})))
+
+    def set_user(self, user_id: str, **fields: Any) -> None:
+        """Override top-level fields of the user that ``users.info`` returns for ``user_id``."""
+        with self._lock:
+            self._users.setdefault(user_id, {}).update(copy.deepcopy(fields))
+
+    def set_channel(self, channel_id: str, **fields: Any) -> None:
+        """Override top-level fields of the channel that ``conversations.info`` returns."""
+        with self._lock:
+            self._channels.setdefault(channel_id, {}).update(copy.deepcopy(fields))
+
+    # -- recorded state -----------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[ApiCall]:
+        """Web API calls received (all, or those of ``method``), oldest first."""
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def clear(self) -> None:
+        """Forget recorded API calls, response_url posts, socket messages and pending failures."""
+        with self._lock:
+            self._failures.clear()
+            self._calls.clear()
+            self._response_posts.clear()
+            self._socket_messages.clear()
+
+    def new_response_url(self) -> str:
+        """Register and return a fresh response_url pointing at this fake."""
+        response_id = uuid.uuid4().hex
+        with self._lock:
+            self._response_ids.add(response_id)
+        return f"{self.url}/response/{response_id}"
+
+    def responses(self, response_id: str | None = None) -> list[ResponsePost]:
+        """Bodies posted to response_urls (all, or for one id), oldest first."""
+        with self._lock:
+            return [r for r in self._response_posts if response_id is None or r.response_id == response_id]
+
+    # -- socket mode --------------------------------------------------------------------------
+
+    @property
+    def socket_client_count(self) -> int:
+        """Number of currently open Socket Mode connections."""
+        with self._lock:
+            return sum(1 for ws in self._sockets if not ws.closed)
+
+    def socket_messages(self) -> list[JSONDict]:
+        """Every JSON text frame received from Socket Mode clients, oldest first."""
+        with self._lock:
+            return list(self._socket_messages)
+
+    def wait_for_socket_client(self, timeout: float = 10.0) -> None:
+        """Block until a Socket Mode client is connected."""
+        wait_for(lambda: self.socket_client_count > 0, timeout, message="a Socket Mode client to connect")
+
+    async def wait_for_socket_client_async(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Like :meth:`wait_for_socket_client`, without blocking the calling event loop."""
+        await wait_for_async(
+            lambda: self.socket_client_count > 0, timeout, message="a Socket Mode client to connect"
+        )
+
+    def send_message(self, message: JSONDict, timeout: float = 5.0) -> None:
+        """Send a raw JSON message (e.g. ``{"type": "disconnect", ...}``) to the newest client."""
+        with self._lock:
+            open_sockets = [ws for ws in self._sockets if not ws.closed]
+        if not open_sockets:
+            raise AssertionError("no Socket Mode client is connected")
+        self.run_on_loop(open_sockets[-1].send_json(message), timeout)
+
+    def send_envelope(
+        self, envelope_type: str, payload: JSONDict, *, accepts_response_payload: bool = True
+    ) -> str:
+        """Send an envelope (``slash_commands``, ``interactive``, ``events_api``); return its id."""
+        envelope_id = str(uuid.uuid4())
+        self.send_message(
+            {
+                "envelope_id": envelope_id,
+                "type": envelope_type,
+                "payload": payload,
+                "accepts_response_payload": accepts_response_payload,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    def _find_ack(self, envelope_id: str) -> JSONDict | None:
+        with self._lock:
+            return next((m for m in self._socket_messages if m.get("envelope_id") == envelope_id), None)
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> JSONDict:
+        """Block until the client acks ``envelope_id``; return its ack message."""
+        return wait_for(
+            lambda: self._find_ack(envelope_id), timeout, message=f"ack of envelope {envelope_id}"
+        )
+
+    async def wait_for_ack_async(self, envelope_id: str, timeout: float = 5.0) -> JSONDict:  # noqa: ASYNC109
+        """Like :meth:`wait_for_ack`, without blocking the calling event loop."""
+        return await wait_for_async(
+            lambda: self._find_ack(envelope_id), timeout, message=f"ack of envelope {envelope_id}"
+        )
+
+    # -- app --------------------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        """Routes of the fake."""
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{response_id}", self._response_url)
+        app.router.add_get("/link/", self._socket)
+        return app
+
+    async def before_shutdown(self) -> None:
+        """Close open websockets so their handlers return before the runner is cleaned up."""
+        with self._lock:
+            sockets = list(self._sockets)
+        for ws in sockets:
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY), _WS_CLOSE_TIMEOUT)
+
+    # -- Web API ----------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: JSONDict = dict(request.query)
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                return _slack_error("invalid_json")
+            if not isinstance(body, dict):
+                return _slack_error("invalid_json")
+            params.update(body)
+        elif request.can_read_body:
+            form = await request.post()
+            for key, value in form.items():
+                params[key] = value if isinstance(value, str) else getattr(value, "filename", str(value))
+        for key in _JSON_FORM_FIELDS:
+            if isinstance(params.get(key), str):
+                try:
+                    params[key] = json.loads(params[key])
+                except ValueError:
+                    return _slack_error(f"invalid_{key}")
+        auth = request.headers.get("Authorization", "")
+        token: str | None = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else None
+        form_token = params.pop("token", None)
+        if not token and isinstance(form_token, str):
+            token = form_token
+        token = token or None
+
+        with self._lock:
+            self._calls.append(ApiCall(method=method, params=params, token=token, at=time.monotonic()))
+            queue = self._failures.get(method, [])
+            failure = queue[0] if queue else None
+            if failure is not None:
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    queue.pop(0)
+        if failure is not None:
+            return _slack_error(failure.error, failure.status, failure.headers)
+
+        handler = self._methods.get(method)
+        if handler is None:
+            return _slack_error("unknown_method")
+        auth_error = self._check_token(method, token)
+        if auth_error is not None:
+            return _slack_error(auth_error)
+        return web.json_response(handler(self, params))
+
+    @staticmethod
+    def _check_token(method: str, token: str | None) -> str | None:
+        wanted = "xapp-" if method == "apps.connections.open" else "xoxb-"
+        if not token:
+            return "not_authed"
+        if token.startswith(wanted):
+            return None
+        if token.startswith(("xoxb-", "xoxp-", "xapp-")):
+            return "not_allowed_token_type"
+        return "invalid_auth"
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            n = next(self._ts_counter) * 100
+        return f"{_TS_BASE_SECONDS + n // 1_000_000}.{n % 1_000_000:06d}"
+
+    def _message(self, params: JSONDict, ts: str) -> JSONDict:
+        message: JSONDict = {
+            "type": "message",
+            "text": params.get("text", ""),
+            "ts": ts,
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+        }
+        for key in ("blocks", "attachments", "thread_ts", "metadata"):
+            if key in params:
+                message[key] = params[key]
+        return message
+
+    def _auth_test(self, params: JSONDict) -> JSONDict:
+        return {
+            "ok": True,
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": "Test",
+            "user": _BOT_USER_NAME,
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, params: JSONDict) -> JSONDict:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        return {"ok": True, "channel": params["channel"], "ts": ts, "message": self._message(params, ts)}
+
+    def _chat_update(self, params: JSONDict) -> JSONDict:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("ts"):
+            return {"ok": False, "error": "message_not_found"}
+        ts = str(params["ts"])
+        message = self._message(params, ts)
+        message.pop("ts")
+        return {
+            "ok": True,
+            "channel": params["channel"],
+            "ts": ts,
+            "text": params.get("text", ""),
+            "message": message,
+        }
+
+    def _chat_post_ephemeral(self, params: JSONDict) -> JSONDict:
+        if not params.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("user"):
+            return {"ok": False, "error": "user_not_found"}
+        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
+            return {"ok": False, "error": "no_text"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _view(self, params: JSONDict) -> JSONDict:
+        view = params.get("view")
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = params.get("view_id")
+        if not view_id:
+            with self._lock:
+                view_id = f"V{next(self._view_counter):08d}"
+        echoed: JSONDict = {
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "type": view.get("type", "modal"),
+            "blocks": [],
+            "private_metadata": "",
+            "callback_id": "",
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}",
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": APP_ID,
+            "external_id": "",
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": BOT_ID,
+        }
+        echoed.update({k: v for k, v in view.items() if k not in ("id", "hash")})
+        return {"ok": True, "view": echoed}
+
+    def _views_publish(self, params: JSONDict) -> JSONDict:
+        if not params.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view(params)
+
+    def _conversations_info(self, params: JSONDict) -> JSONDict:
+        channel_id = params.get("channel")
+        if not channel_id:
+            return {"ok": False, "error": "channel_not_found"}
+        name = name_for_id(str(channel_id))
+        channel: JSONDict = {
+            "id": channel_id,
+            "name": name,
+            "is_channel": True,
+            "is_group": False,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": False,
+            "created": _TS_BASE_SECONDS - 86_400,
+            "is_archived": False,
+            "is_general": False,
+            "unlinked": 0,
+            "name_normalized": name,
+            "is_shared": False,
+            "is_org_shared": False,
+            "is_member": True,
+            "creator": "U0ALICE",
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+            "previous_names": [],
+        }
+        with self._lock:
+            channel.update(copy.deepcopy(self._channels.get(str(channel_id), {})))
+        return {"ok": True, "channel": channel}
+
+    def _users_info(self, params: JSONDict) -> JSONDict:
+        user_id = params.get("user")
+        if not user_id:
+            return {"ok": False, "error": "user_not_found"}
+        is_bot = user_id == BOT_USER_ID
+        name = _BOT_USER_NAME if is_bot else name_for_id(str(user_id))
+        real_name = name.capitalize()
+        user: JSONDict = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "deleted": False,
+            "color": "9f69e7",
+            "real_name": real_name,
+            "tz": "Europe/Luxembourg",
+            "tz_label": "Central European Time",
+            "tz_offset": 3600,
+            "profile": {
+                "real_name": real_name,
+                "display_name": name,
+                "real_name_normalized": real_name,
+                "display_name_normalized": name,
+                "email": None if is_bot else f"{name}@example.com",
+                "image_48": "https://example.com/avatar_48.png",
+                "team": TEAM_ID,
+            },
+            "is_admin": False,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "updated": _TS_BASE_SECONDS,
+        }
+        if is_bot:
+            user["profile"]["bot_id"] = BOT_ID
+        with self._lock:
+            user.update(copy.deepcopy(self._users.get(str(user_id), {})))
+        return {"ok": True, "user": user}
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        ticket = uuid.uuid4()
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={APP_ID}"}
+
+    _methods: Final[dict[str, Callable[[FakeSlack, JSONDict], JSONDict]]] = {
+        "auth.test": _auth_test,
+        "chat.postMessage": _chat_post_message,
+        "chat.update": _chat_update,
+        "chat.postEphemeral": _chat_post_ephemeral,
+        "views.open": _view,
+        "views.update": _view,
+        "views.push": _view,
+        "views.publish": _views_publish,
+        "conversations.info": _conversations_info,
+        "users.info": _users_info,
+        "apps.connections.open": _apps_connections_open,
+    }
+
+    # -- response_url -------------------------------------------------------------------------
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        response_id = request.match_info["response_id"]
+        with self._lock:
+            known = response_id in self._response_ids
+        if not known:
+            return web.Response(status=404, text="no_active_hooks")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="invalid_payload")
+        with self._lock:
+            self._response_posts.append(ResponsePost(response_id=response_id, body=body, at=time.monotonic()))
+        return web.json_response({"ok": True})
+
+    # -- socket mode ----------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True, timeout=_WS_CLOSE_TIMEOUT)
+        await ws.prepare(request)
+        with self._lock:
+            self._sockets.append(ws)
+        try:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+                    "connection_info": {"app_id": APP_ID},
+                }
+            )
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    parsed = json.loads(msg.data)
+                except ValueError:
+                    parsed = {"raw": msg.data}
+                with self._lock:
+                    self._socket_messages.append(parsed if isinstance(parsed, dict) else {"raw": parsed})
+        finally:
+            with self._lock:
+                self._sockets.remove(ws)
+        return ws

@@ -1,0 +1,154 @@
+"""The Gcore client against the loopback Gcore fake: paging, retries, typed errors, no key leaks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bot.gcore import (
+    DeploymentNotFound,
+    GcoreAuthError,
+    GcoreClient,
+    GcoreError,
+    GcoreInvalidResponse,
+    GcoreRateLimited,
+    GcoreUnavailable,
+    ProjectNotFound,
+    RetryPolicy,
+)
+from tests.fakes.gcore import FakeGcore, seed_deployment
+
+API_KEY = "test-gcore-key-0123456789"
+
+
+class RecordingSleep:
+    """The client's sleep collaborator: records the backoff it asked for instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+@pytest.fixture
+def gcore() -> Iterator[FakeGcore]:
+    with FakeGcore(api_key=API_KEY) as fake:
+        fake.put(seed_deployment())
+        yield fake
+
+
+@pytest.fixture
+def sleeps() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+async def client(gcore: FakeGcore, sleeps: RecordingSleep) -> AsyncIterator[GcoreClient]:
+    client = GcoreClient(gcore.url, API_KEY, sleep=sleeps)
+    yield client
+    await client.aclose()
+
+
+async def test_get_sends_the_api_key_and_parses_the_seed(client: GcoreClient, gcore: FakeGcore) -> None:
+    deployment = await client.get_deployment(1, "my-instance")
+    assert deployment.name == "my-instance"
+    assert deployment.containers[0].scale.triggers.cpu is not None
+    request = gcore.requests[-1]
+    assert request.path == "/cloud/v3/inference/1/deployments/my-instance"
+    assert request.headers["Authorization"] == f"APIKey {API_KEY}"
+
+
+async def test_list_follows_pages_to_the_end(client: GcoreClient, gcore: FakeGcore) -> None:
+    for i in range(4):
+        gcore.put(seed_deployment(name=f"extra-{i}"))
+    gcore.clear_requests()
+    deployments = await client.list_deployments(1, page_size=2)
+    assert sorted(d.name for d in deployments) == ["extra-0", "extra-1", "extra-2", "extra-3", "my-instance"]
+    assert [(r.query["limit"], r.query["offset"]) for r in gcore.requests] == [
+        ("2", "0"),
+        ("2", "2"),
+        ("2", "4"),
+    ]
+
+
+async def test_not_found_names_deployment_and_project(client: GcoreClient) -> None:
+    with pytest.raises(DeploymentNotFound) as caught:
+        await client.get_deployment(1, "nope-nope")
+    assert caught.value.user_message == "There is no deployment named `nope-nope` in project 1."
+
+
+async def test_project_the_key_cannot_see(client: GcoreClient, gcore: FakeGcore) -> None:
+    gcore.fail_next(404, body={"exception_class": "NotFound", "message": "Project 99 not found"})
+    with pytest.raises(ProjectNotFound) as caught:
+        await client.list_deployments(99)
+    assert "no project 99" in caught.value.user_message
+
+
+async def test_rejected_key_is_not_retried_and_not_repeated(gcore: FakeGcore, sleeps: RecordingSleep) -> None:
+    client = GcoreClient(gcore.url, "wrong-key-secret", sleep=sleeps)
+    with pytest.raises(GcoreAuthError) as caught:
+        await client.get_deployment(1, "my-instance")
+    await client.aclose()
+    assert len(gcore.requests) == 1
+    assert "wrong-key-secret" not in str(caught.value) + caught.value.user_message
+    assert "GCORE_API_KEY" in caught.value.user_message
+
+
+async def test_transient_errors_are_retried_with_backoff(
+    client: GcoreClient, gcore: FakeGcore, sleeps: RecordingSleep
+) -> None:
+    gcore.fail_next(503, times=2)
+    deployment = await client.get_deployment(1, "my-instance")
+    assert deployment.status == "ACTIVE"
+    assert len(gcore.requests) == 3
+    assert len(sleeps.delays) == 2
+    assert all(0 <= d <= RetryPolicy().max_delay for d in sleeps.delays)
+
+
+async def test_429_honours_retry_after(client: GcoreClient, gcore: FakeGcore, sleeps: RecordingSleep) -> None:
+    gcore.fail_next(429, headers={"Retry-After": "3"})
+    await client.get_deployment(1, "my-instance")
+    assert sleeps.delays == [3.0]
+
+
+async def test_long_retry_after_gives_up_at_once(client: GcoreClient, gcore: FakeGcore) -> None:
+    gcore.fail_next(429, headers={"Retry-After": "600"})
+    with pytest.raises(GcoreRateLimited) as caught:
+        await client.get_deployment(1, "my-instance")
+    assert "try again in 600 s" in caught.value.user_message
+    assert len(gcore.requests) == 1
+
+
+async def test_other_4xx_is_not_retried(client: GcoreClient, gcore: FakeGcore) -> None:
+    gcore.fail_next(400, body={"message": "bad <input>"})
+    with pytest.raises(GcoreError) as caught:
+        await client.get_deployment(1, "my-instance")
+    assert len(gcore.requests) == 1
+    assert "`bad &lt;input&gt;`" in caught.value.user_message
+
+
+async def test_server_down_gives_unavailable_after_retries(
+    client: GcoreClient, gcore: FakeGcore, sleeps: RecordingSleep
+) -> None:
+    gcore.set_down(True)
+    with pytest.raises(GcoreUnavailable) as caught:
+        await client.get_deployment(1, "my-instance")
+    assert len(sleeps.delays) == RetryPolicy().attempts - 1
+    assert caught.value.user_message == "The Gcore API did not answer; try again in a minute."
+    assert API_KEY not in str(caught.value)
+
+
+async def test_invalid_json_is_a_typed_error(client: GcoreClient, gcore: FakeGcore) -> None:
+    gcore.set_invalid_json()
+    with pytest.raises(GcoreInvalidResponse):
+        await client.get_deployment(1, "my-instance")
+
+
+async def test_start_and_stop_post_without_body(client: GcoreClient, gcore: FakeGcore) -> None:
+    await client.stop_deployment(1, "my-instance")
+    assert gcore.get(1, "my-instance")["status"] == "DISABLED"  # type: ignore[index]
+    await client.start_deployment(1, "my-instance")
+    assert [r.method for r in gcore.requests] == ["POST", "POST"]
+    assert gcore.requests[-1].path.endswith("/my-instance/start")
