@@ -8,6 +8,8 @@ import sys
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import create_app
 from bot.config import Settings, SettingsError, load_settings
@@ -29,13 +31,42 @@ def configure_logging(settings: Settings) -> None:
     )
     for name in _CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(settings.log_level_number, logging.INFO))
+    # httpx logs every request line at INFO; our client logs what matters (retries, failures) itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+# auth.test errors that mean the bot token itself is wrong, not that Slack is unreachable.
+_BAD_TOKEN_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+
+
+class StartupError(Exception):
+    """The bot cannot run as configured; the message says which setting to fix."""
+
+
+async def check_slack_token(app: AsyncApp) -> None:
+    """Fail fast on a rejected bot token; only warn when Slack cannot be reached right now."""
+    try:
+        identity = await app.client.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error", "")
+        if code in _BAD_TOKEN_ERRORS:
+            raise StartupError(f"Slack rejected SLACK_BOT_TOKEN ({code})") from None
+        log.warning("Slack auth.test failed (%s); starting anyway", code)
+    except (SlackClientError, OSError) as error:
+        log.warning(
+            "could not reach Slack to check the bot token (%s); starting anyway", type(error).__name__
+        )
+    else:
+        log.info("signed in to Slack team %s as %s", identity.get("team"), identity.get("user"))
 
 
 async def serve(settings: Settings) -> None:
     """Run the bot until it is stopped."""
     services = Services.from_settings(settings)
     app = create_app(settings, services)
+    await check_slack_token(app)
     web = create_web_app(app, serve_events=not settings.socket_mode)
     server = uvicorn.Server(
         uvicorn.Config(web, host=settings.host, port=settings.port, log_config=None, access_log=False)
@@ -65,7 +96,11 @@ def main() -> int:
         print(f"inference-bot: cannot start: {error}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as error:
+        print(f"inference-bot: cannot start: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -9,7 +9,7 @@ from formatters.text import code
 def render_help(command: str, default_project: int | None, *, unknown: str | None = None) -> Message:
     """Usage of every subcommand; ``unknown`` is what the person typed that the bot did not understand."""
     lines = [
-        f"`{command} status <name>` · a deployment's card: status, replicas, flavor, address, probes",
+        f"`{command} status &lt;name&gt;` · a deployment's card: status, replicas, flavor, address, probes",
         f"`{command} list` · every deployment of the project, with its status",
         f"`{command} help` · this message",
     ]
@@ -26,4 +26,4 @@ def render_help(command: str, default_project: int | None, *, unknown: str | Non
     blocks.append(section(intro))
     blocks.append(section("\n".join(lines)))
     blocks.append(context(project))
-    return Message(text=f"{intro} Try `{command} status <name>` or `{command} list`.", blocks=blocks)
+    return Message(text=f"{intro} Try `{command} status &lt;name&gt;` or `{command} list`.", blocks=blocks)

@@ -10,7 +10,7 @@ from bot.models import Deployment
 from formatters.blocks import Block, Message, actions, button, context, header, section
 from formatters.flavor import describe_flavor
 from formatters.status import STATUS_LOOKS, status_label, status_look
-from formatters.text import code, escape_mrkdwn, slack_date, truncate
+from formatters.text import code, escape_mrkdwn, plural, slack_date, truncate
 
 # One section per deployment plus header, context and buttons stays far under 50 blocks and the text budget.
 LIST_PAGE_SIZE = 20
@@ -60,7 +60,7 @@ def render_deployment_list(
                 )
             )
         blocks.append(actions("listing_pages", *buttons))
-    text = f"{len(ordered)} deployments in project {project_id}"
+    text = f"{plural(len(ordered), 'deployment')} in project {project_id}"
     if pages > 1:
         text += f" (page {page + 1} of {pages})"
     return Message(text=text, blocks=blocks)
@@ -72,7 +72,7 @@ def _tally(deployments: list[Deployment]) -> str:
         f"{STATUS_LOOKS[state].emoji} {count} {STATUS_LOOKS[state].label.lower()}"
         for state, count in counts.most_common()
     ]
-    return f"{len(deployments)} deployments: " + ", ".join(parts)
+    return f"{plural(len(deployments), 'deployment')}: " + ", ".join(parts)
 
 
 def _deployment_row(deployment: Deployment) -> Block:

@@ -13,6 +13,7 @@ from bot.services import Services
 from formatters.deployment import render_deployment_card
 from formatters.help import render_help
 from formatters.listing import render_deployment_list
+from handlers.errors import replies_on_error
 
 COMMAND = "/inference"
 STATUS_USAGE = f"`{COMMAND} status my-instance`"
@@ -22,6 +23,7 @@ def register(app: AsyncApp, services: Services) -> None:
     """Register the slash command."""
 
     @app.command(COMMAND)
+    @replies_on_error
     async def on_inference(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         await ack()
         parsed = parse_command(command.get("text", ""))

@@ -14,12 +14,14 @@ from bot.errors import UserFacingError
 from bot.services import Services
 from formatters.deployment import render_deployment_card, render_deployment_details, render_details_loading
 from formatters.feedback import render_error_view
+from handlers.errors import replies_on_error
 
 
 def register(app: AsyncApp, services: Services) -> None:
     """Register the card's button listeners."""
 
     @app.action(ActionId.REFRESH)
+    @replies_on_error
     async def on_refresh(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(CardRef, body)
@@ -28,6 +30,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await respond(**card.as_kwargs(), replace_original=True)
 
     @app.action(ActionId.SHARE)
+    @replies_on_error
     async def on_share(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(CardRef, body)
@@ -38,7 +41,10 @@ def register(app: AsyncApp, services: Services) -> None:
         await respond(delete_original=True)
 
     @app.action(ActionId.DETAILS)
-    async def on_details(ack: AsyncAck, client: AsyncWebClient, body: dict[str, Any]) -> None:
+    @replies_on_error
+    async def on_details(
+        ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient, body: dict[str, Any]
+    ) -> None:
         await ack()
         ref = read_value(CardRef, body)
         # The trigger_id expires in 3 seconds, so the modal opens before Gcore is asked.
@@ -51,6 +57,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await client.views_update(view_id=opened["view"]["id"], view=view)
 
     @app.action(ActionId.SHOW_CARD)
+    @replies_on_error
     async def on_show_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(DeploymentRef, body)

@@ -11,11 +11,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.actions import ActionId, ListPage, read_value
 from bot.services import Services
 from formatters.listing import render_deployment_list
+from handlers.errors import replies_on_error
 
 
 def register(app: AsyncApp, services: Services) -> None:
     """Register the paging buttons."""
 
+    @replies_on_error
     async def on_page(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         page = read_value(ListPage, body)

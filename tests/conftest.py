@@ -81,22 +81,26 @@ class RunningBot:
         headers = signed_headers(SIGNING_SECRET, body, timestamp)
         return self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
 
-    def command(self, text: str, **fields: str) -> tuple[httpx.Response, str]:
-        """Send ``/inference <text>``; returns the ack and the response_url id to watch."""
+    def command(self, text: str, **fields: str) -> str:
+        """Send ``/inference <text>``, check Slack got its ack, and return the response_url id to watch."""
         response_url = self.slack.new_response_url()
-        body = form_body(slash_command(text, response_url=response_url, **fields))
-        return self.post_signed(body), response_url.rsplit("/", 1)[-1]
+        ack = self.post_signed(form_body(slash_command(text, response_url=response_url, **fields)))
+        assert (ack.status_code, ack.text) == (200, ""), f"ack was {ack.status_code} {ack.text!r}"
+        return response_url.rsplit("/", 1)[-1]
 
-    def click(self, button: dict[str, Any], **kwargs: Any) -> tuple[httpx.Response, str]:
-        """Click a button element taken from a message the bot sent."""
+    def click(self, button: dict[str, Any], **kwargs: Any) -> str:
+        """Click a button element taken from a message the bot sent; same checks and return as ``command``."""
         response_url = self.slack.new_response_url()
         payload = block_action(
             button["action_id"], button.get("value", ""), response_url=response_url, **kwargs
         )
-        return self.post_signed(interactive_body(payload)), response_url.rsplit("/", 1)[-1]
+        ack = self.post_signed(interactive_body(payload))
+        assert (ack.status_code, ack.text) == (200, ""), f"ack was {ack.status_code} {ack.text!r}"
+        return response_url.rsplit("/", 1)[-1]
 
     def reply(self, response_id: str, index: int = 0, timeout: float = 10.0) -> ResponsePost:
         """The ``index``-th post to a response_url, waited for with a bound."""
+
         def posted() -> ResponsePost | None:
             posts = self.slack.responses(response_id)
             return posts[index] if len(posts) > index else None
