@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 
 import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import create_app
 from bot.config import Settings, SettingsError, load_settings
+from bot.notifier import Notifier
 from bot.services import Services
+from bot.transitions import WatchRules
+from bot.watcher import Watcher
 from bot.web import create_web_app
 
 log = logging.getLogger("bot")
 
 # Libraries whose DEBUG output carries request bodies (response_url, socket envelopes): never below INFO.
-_CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "uvicorn.access")
+_CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "uvicorn.access", "apscheduler")
 
 
 def configure_logging(settings: Settings) -> None:
@@ -62,12 +69,48 @@ async def check_slack_token(app: AsyncApp) -> None:
         log.info("signed in to Slack team %s as %s", identity.get("team"), identity.get("user"))
 
 
+def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler, asyncio.Task[None]]:
+    """The watcher on its APScheduler schedule, and the notifier's delivery loop beside it."""
+    settings = services.settings
+    notifier = Notifier(
+        app.client,
+        services.store,
+        services.health,
+        clock=services.clock,
+        stuck_after_seconds=settings.stuck_after_seconds,
+    )
+    interval = timedelta(seconds=settings.watch_interval_seconds)
+    watcher = Watcher(
+        services.gcore,
+        services.store,
+        notifier,
+        clock=services.clock,
+        rules=WatchRules(stuck_after=timedelta(seconds=settings.stuck_after_seconds)),
+        interval=interval,
+        outage_alert_after=settings.gcore_outage_alert_after,
+    )
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(
+        watcher.run_cycle,
+        IntervalTrigger(seconds=settings.watch_interval_seconds),
+        id="watch",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    delivery = asyncio.create_task(notifier.run_forever(), name="notifier")
+    return scheduler, delivery
+
+
 async def serve(settings: Settings) -> None:
     """Run the bot until it is stopped."""
     services = Services.from_settings(settings)
     app = create_app(settings, services)
     await check_slack_token(app)
-    web = create_web_app(app, serve_events=not settings.socket_mode)
+    scheduler, delivery = start_watching(app, services)
+    web = create_web_app(app, services.health, serve_events=not settings.socket_mode)
     server = uvicorn.Server(
         uvicorn.Config(web, host=settings.host, port=settings.port, log_config=None, access_log=False)
     )
@@ -85,6 +128,10 @@ async def serve(settings: Settings) -> None:
             log.info("serving Slack requests on port %d", settings.port)
             await server.serve()
     finally:
+        scheduler.shutdown(wait=False)
+        delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
         await services.aclose()
 
 

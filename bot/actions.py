@@ -26,6 +26,10 @@ class ActionId(StrEnum):
     SHOW_CARD = "deployment.show_card"
     LIST_PREVIOUS = "listing.previous"
     LIST_NEXT = "listing.next"
+    WATCH_DEPLOYMENT = "watch.deployment"
+    UNWATCH_DEPLOYMENT = "unwatch.deployment"
+    UNWATCH_SUBSCRIPTION = "unwatch.subscription"
+    ALERT_REFRESH = "alert.refresh"
 
 
 class DeploymentRef(BaseModel):
@@ -38,9 +42,18 @@ class DeploymentRef(BaseModel):
 
 
 class CardRef(DeploymentRef):
-    """A deployment card's buttons: the deployment, and who shared the card in the channel, if anyone."""
+    """A deployment card's buttons: the deployment, who shared the card, whether it is a channel message."""
 
     shared_by: str | None = None
+    in_channel: bool = False
+
+
+class SubscriptionRef(BaseModel):
+    """Which subscription an Unwatch button in the `watching` list removes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int = Field(gt=0)
 
 
 class ListPage(BaseModel):

@@ -13,15 +13,25 @@ from formatters.text import code
 _DASHES = re.compile(r"^[\u2012\u2013\u2014\u2015]+")
 _PROJECT_FLAG = "--project"
 _PROJECT_ASSIGN = "project="
+# Options that take a value, and switches that do not.
+_VALUE_OPTIONS = frozenset({"--only"})
+_SWITCHES = frozenset({"--all", "--flat"})
+ONLY_PROBLEMS = "problems"
 
 
 @dataclass(frozen=True)
 class ParsedCommand:
-    """A subcommand, its positional words, and the project it names (None: the default)."""
+    """A subcommand, its positional words, the project it names (None: the default), and its options."""
 
     verb: str
     args: tuple[str, ...]
     project_id: int | None
+    switches: frozenset[str] = frozenset()
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, name: str) -> str | None:
+        """The value given to ``--name``, if any."""
+        return dict(self.options).get(name)
 
 
 def _parse_project(raw: str) -> int:
@@ -35,25 +45,41 @@ def parse_command(text: str) -> ParsedCommand:
     words = [_DASHES.sub("--", word) for word in text.split()]
     project_id: int | None = None
     positional: list[str] = []
+    switches: set[str] = set()
+    options: dict[str, str] = {}
     i = 0
     while i < len(words):
         word = words[i]
         lowered = word.lower()
-        if lowered == _PROJECT_FLAG:
-            if i + 1 >= len(words):
-                raise BadArgument("`--project` needs a number, as in `--project 42`.")
-            project_id = _parse_project(words[i + 1])
-            i += 2
+        flag, _, inline_value = lowered.partition("=")
+        if flag == _PROJECT_FLAG or flag in _VALUE_OPTIONS:
+            value = word[len(flag) + 1 :] if inline_value else (words[i + 1] if i + 1 < len(words) else "")
+            if not value:
+                example = "`--project 42`" if flag == _PROJECT_FLAG else f"`{flag} {ONLY_PROBLEMS}`"
+                raise BadArgument(f"`{flag}` needs a value, as in {example}.")
+            if flag == _PROJECT_FLAG:
+                project_id = _parse_project(value)
+            else:
+                options[flag] = value.lower()
+            i += 1 if inline_value else 2
             continue
-        if lowered.startswith(_PROJECT_FLAG + "="):
-            project_id = _parse_project(word[len(_PROJECT_FLAG) + 1 :])
+        if lowered in _SWITCHES:
+            switches.add(lowered)
+        elif lowered.startswith("--"):
+            raise BadArgument(f"I don't know the option {code(word[:40])}; `/inference help` lists them.")
         elif lowered.startswith(_PROJECT_ASSIGN):
             project_id = _parse_project(word[len(_PROJECT_ASSIGN) :])
         else:
             positional.append(word)
         i += 1
     verb = positional[0].lower() if positional else "help"
-    return ParsedCommand(verb=verb, args=tuple(positional[1:]), project_id=project_id)
+    return ParsedCommand(
+        verb=verb,
+        args=tuple(positional[1:]),
+        project_id=project_id,
+        switches=frozenset(switches),
+        options=tuple(sorted(options.items())),
+    )
 
 
 def resolve_project(project_id: int | None, default: int | None) -> int:

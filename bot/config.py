@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     gcore_api_key: SecretStr
     gcore_base_url: AnyHttpUrl = AnyHttpUrl(GCORE_BASE_URL_DEFAULT)
     gcore_cloud_project_id: int | None = Field(default=None, gt=0)
+    database_url: str = "sqlite:///inference-bot.db"
+    watch_interval_seconds: float = Field(default=30.0, gt=0)
+    stuck_after_seconds: int = Field(default=900, gt=0)
+    gcore_outage_alert_after: int = Field(default=3, ge=1)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -64,6 +68,13 @@ class Settings(BaseSettings):
     def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must be sqlite:///path.db or postgresql+psycopg://user@host/db")
         return value
 
     @model_validator(mode="after")

@@ -9,10 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.health import Health
+
 EVENTS_PATH = "/slack/events"
 
 
-def create_web_app(app: AsyncApp, *, serve_events: bool) -> Starlette:
+def create_web_app(app: AsyncApp, health: Health, *, serve_events: bool) -> Starlette:
     """The ASGI app; in Socket Mode it serves only the health check."""
     handler = AsyncSlackRequestHandler(app)
 
@@ -20,7 +22,7 @@ def create_web_app(app: AsyncApp, *, serve_events: bool) -> Starlette:
         return await handler.handle(request)
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"ok": True})
+        return JSONResponse(health.report(), status_code=200 if health.ok else 503)
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if serve_events:

@@ -64,12 +64,21 @@ _PROBE_ORDER = (
 )
 
 
-def render_deployment_card(deployment: Deployment, now: datetime, *, shared_by: str | None = None) -> Message:
+def render_deployment_card(
+    deployment: Deployment,
+    now: datetime,
+    *,
+    shared_by: str | None = None,
+    in_channel: bool = False,
+    watching: bool | None = None,
+) -> Message:
     """The status card: what a person needs to know about a deployment at a glance.
 
-    ``shared_by`` is the Slack user who shared the card in the channel; an unshared card is ephemeral and
-    offers the Share button.
+    ``shared_by`` is the Slack user who shared the card in the channel. A card that is neither shared nor
+    otherwise ``in_channel`` (a refreshed alert) is ephemeral and offers the Share button. ``watching`` says
+    whether the channel watches the deployment (None: unknown, no Watch button).
     """
+    in_channel = in_channel or shared_by is not None
     look = status_look(deployment)
     blocks: list[Block] = [
         header(f"{look.emoji} {plain(deployment.name)}"),
@@ -83,7 +92,10 @@ def render_deployment_card(deployment: Deployment, now: datetime, *, shared_by: 
         blocks.append(errors)
     blocks.append(fields_section(truncate(text, CARD_FIELD_CHARS) for text in _card_fields(deployment)))
 
-    closing = [_footer(deployment, now, shared_by), _card_actions(deployment, shared_by)]
+    closing = [
+        _footer(deployment, now, shared_by),
+        _card_actions(deployment, shared_by, in_channel, watching),
+    ]
     room = MESSAGE_BLOCKS_TEXT_BUDGET - blocks_text_length(blocks + closing) - _CONTAINER_RESERVE_CHARS
     blocks.extend(
         _container_sections(
@@ -419,10 +431,20 @@ def _footer(deployment: Deployment, now: datetime, shared_by: str | None) -> Blo
     return context(" · ".join(parts))
 
 
-def _card_actions(deployment: Deployment, shared_by: str | None) -> Block:
-    ref = CardRef(project_id=deployment.project_id, name=deployment.name, shared_by=shared_by)
-    elements = [button("Refresh", ActionId.REFRESH, value=ref.model_dump_json(), style="primary")]
-    if shared_by is None:
-        elements.append(button("Share in channel", ActionId.SHARE, value=ref.model_dump_json()))
-    elements.append(button("View details", ActionId.DETAILS, value=ref.model_dump_json()))
+def _card_actions(
+    deployment: Deployment, shared_by: str | None, in_channel: bool, watching: bool | None
+) -> Block:
+    ref = CardRef(
+        project_id=deployment.project_id, name=deployment.name, shared_by=shared_by, in_channel=in_channel
+    )
+    value = ref.model_dump_json()
+    elements = [button("Refresh", ActionId.REFRESH, value=value, style="primary")]
+    if not in_channel:
+        elements.append(button("Share in channel", ActionId.SHARE, value=value))
+    elements.append(button("View details", ActionId.DETAILS, value=value))
+    plain_ref = DeploymentRef(project_id=deployment.project_id, name=deployment.name).model_dump_json()
+    if watching is True:
+        elements.append(button("Unwatch", ActionId.UNWATCH_DEPLOYMENT, value=plain_ref))
+    elif watching is False:
+        elements.append(button("Watch in this channel", ActionId.WATCH_DEPLOYMENT, value=plain_ref))
     return actions("deployment_actions", *elements)

@@ -11,6 +11,10 @@ def render_help(command: str, default_project: int | None, *, unknown: str | Non
     lines = [
         f"`{command} status &lt;name&gt;` · a deployment's card: status, replicas, flavor, address, probes",
         f"`{command} list` · every deployment of the project, with its status",
+        f"`{command} watch &lt;name&gt;` · alert this channel on each status change (`--all` for every "
+        "deployment, `--only problems`, `--flat` for no threads)",
+        f"`{command} unwatch &lt;name&gt;` (or `--all`) · stop those alerts",
+        f"`{command} watching` · what this channel watches",
         f"`{command} help` · this message",
     ]
     project = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import commands, deployment_actions, errors, listing
+from handlers import commands, deployment_actions, errors, listing, watching
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
@@ -14,3 +14,4 @@ def register_all(app: AsyncApp, services: Services) -> None:
     commands.register(app, services)
     deployment_actions.register(app, services)
     listing.register(app, services)
+    watching.register(app, services)

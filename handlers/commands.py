@@ -7,12 +7,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import deployment_name_arg, parse_command, resolve_project
 from bot.services import Services
 from formatters.deployment import render_deployment_card
 from formatters.help import render_help
 from formatters.listing import render_deployment_list
+from handlers import watching
 from handlers.errors import replies_on_error
 
 COMMAND = "/inference"
@@ -24,7 +26,9 @@ def register(app: AsyncApp, services: Services) -> None:
 
     @app.command(COMMAND)
     @replies_on_error
-    async def on_inference(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
+    async def on_inference(
+        ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient, command: dict[str, Any]
+    ) -> None:
         await ack()
         parsed = parse_command(command.get("text", ""))
         default_project = services.settings.gcore_cloud_project_id
@@ -32,8 +36,15 @@ def register(app: AsyncApp, services: Services) -> None:
             name = deployment_name_arg(parsed, STATUS_USAGE)
             project_id = resolve_project(parsed.project_id, default_project)
             deployment = await services.gcore.get_deployment(project_id, name)
-            card = render_deployment_card(deployment, services.clock())
+            subscription = await services.store.watching(command["channel_id"], project_id, name)
+            card = render_deployment_card(deployment, services.clock(), watching=subscription is not None)
             await respond(**card.as_kwargs(), response_type="ephemeral")
+        elif parsed.verb == "watch":
+            await watching.watch(services, client, parsed, command, respond)
+        elif parsed.verb == "unwatch":
+            await watching.unwatch(services, parsed, command, respond)
+        elif parsed.verb == "watching":
+            await watching.watching(services, command, respond)
         elif parsed.verb == "list":
             project_id = resolve_project(parsed.project_id, default_project)
             deployments = await services.gcore.list_deployments(project_id)

@@ -26,7 +26,14 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         ref = read_value(CardRef, body)
         deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-        card = render_deployment_card(deployment, services.clock(), shared_by=ref.shared_by)
+        subscription = await services.store.watching(body["channel"]["id"], ref.project_id, ref.name)
+        card = render_deployment_card(
+            deployment,
+            services.clock(),
+            shared_by=ref.shared_by,
+            in_channel=ref.in_channel,
+            watching=subscription is not None,
+        )
         await respond(**card.as_kwargs(), replace_original=True)
 
     @app.action(ActionId.SHARE)
@@ -62,7 +69,8 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         ref = read_value(DeploymentRef, body)
         deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-        card = render_deployment_card(deployment, services.clock())
+        subscription = await services.store.watching(body["channel"]["id"], ref.project_id, ref.name)
+        card = render_deployment_card(deployment, services.clock(), watching=subscription is not None)
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)
 
     @app.action(ActionId.OPEN_ADDRESS)

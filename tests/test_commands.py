@@ -19,6 +19,14 @@ from bot.errors import BadArgument
         # macOS and phones turn -- into an em dash
         ("status my-instance —project 3", ParsedCommand("status", ("my-instance",), 3)),
         ("  status   my-instance  ", ParsedCommand("status", ("my-instance",), None)),
+        (
+            "watch my-instance --only problems --flat",
+            ParsedCommand("watch", ("my-instance",), None, frozenset({"--flat"}), (("--only", "problems"),)),
+        ),
+        (
+            "watch --all --only=Problems",
+            ParsedCommand("watch", (), None, frozenset({"--all"}), (("--only", "problems"),)),
+        ),
     ],
 )
 def test_parse(text: str, expected: ParsedCommand) -> None:
@@ -28,7 +36,9 @@ def test_parse(text: str, expected: ParsedCommand) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("list --project", "`--project` needs a number"),
+        ("list --project", "`--project` needs a value, as in `--project 42`"),
+        ("watch x --only", "`--only` needs a value, as in `--only problems`"),
+        ("watch my-instance --loud", "I don't know the option `--loud`"),
         ("list --project abc", "`abc` is not a project number"),
         ("list project=0", "`0` is not a project number"),
         ("list --project <!channel>", "`&lt;!channel&gt;` is not a project number"),

@@ -1,0 +1,320 @@
+"""Delivers recorded transitions to Slack: in order per channel, at most about one message a second per
+channel, each exactly once, even across a crash.
+
+Exactly once: a delivery is marked ``sending`` before its post, and the post carries the delivery id in
+Slack message metadata. A delivery found ``sending`` after a restart is looked up in the channel (or thread)
+history by that id before anything is posted again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.health import Health
+from bot.slack_errors import SlackFailure, SlackFailureKind, classify
+from bot.store import DeliveryJob, DeliveryState, Store
+from bot.subscriptions import ALL_DEPLOYMENTS
+from bot.transitions import AlertKind
+from formatters.alerts import render_alert, render_paused_notice
+from formatters.blocks import Message
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "inference_bot_alert"
+EPISODE = "episode"
+FLAPPING = "flapping"
+# Slack's documented posting limit is about one message per second per channel, with short bursts allowed.
+CHANNEL_RATE_PER_SECOND = 1.0
+CHANNEL_BURST = 3
+# How far back a restarted bot looks for a post it may have made before dying.
+RECONCILE_WINDOW = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+MAX_RATE_LIMIT_WAITS = 5
+CHANNELS_AT_ONCE = 20
+
+
+class ChannelRateLimiter:
+    """A token bucket per channel: ``burst`` messages at once, then ``rate`` a second."""
+
+    def __init__(
+        self,
+        rate: float = CHANNEL_RATE_PER_SECOND,
+        burst: int = CHANNEL_BURST,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._rate, self._burst, self._clock, self._sleep = rate, burst, clock, sleep
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def acquire(self, channel_id: str) -> None:
+        """Wait until ``channel_id`` may get another message."""
+        now = self._clock()
+        tokens, at = self._buckets.get(channel_id, (float(self._burst), now))
+        tokens = min(float(self._burst), tokens + (now - at) * self._rate)
+        if tokens < 1.0:
+            wait = (1.0 - tokens) / self._rate
+            await self._sleep(wait)
+            now, tokens = now + wait, 1.0
+        self._buckets[channel_id] = (tokens - 1.0, now)
+
+
+class ChannelUnavailable(Exception):
+    """The channel cannot receive messages (gone, archived, bot removed)."""
+
+    def __init__(self, failure: SlackFailure) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
+
+
+class DeliveryFailed(Exception):
+    """A call failed in a way that leaves the delivery for a later round."""
+
+    def __init__(self, failure: SlackFailure) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
+
+
+@dataclass
+class _Placement:
+    """Where a delivery's message goes: a new message, a reply under ``thread_ts``, or an edit of ``edit_ts``."""
+
+    thread_ts: str | None = None
+    edit_ts: str | None = None
+    purpose: str | None = None
+
+
+class Notifier:
+    """Sends open deliveries from the store to Slack."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        store: Store,
+        health: Health,
+        *,
+        clock: Callable[[], datetime],
+        stuck_after_seconds: int,
+        limiter: ChannelRateLimiter | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._client, self._store, self._health, self._clock = client, store, health, clock
+        self._stuck_after = stuck_after_seconds
+        self._limiter = limiter or ChannelRateLimiter()
+        self._sleep = sleep
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def wake(self) -> None:
+        """Ask the delivery loop to run now."""
+        self._wake.set()
+
+    async def run_forever(self, idle_seconds: float = 5.0) -> None:
+        """Deliver whenever woken, and every ``idle_seconds`` to retry what failed."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+            self._wake.clear()
+            try:
+                await self.deliver_open()
+            except Exception:
+                log.exception("delivery round failed; retrying on the next one")
+
+    async def deliver_open(self) -> int:
+        """Deliver every open delivery; returns how many were completed."""
+        async with self._lock:
+            jobs = await self._store.open_deliveries()
+            by_channel: dict[str, list[DeliveryJob]] = defaultdict(list)
+            for job in jobs:
+                by_channel[job.channel_id].append(job)
+            gate = asyncio.Semaphore(CHANNELS_AT_ONCE)
+
+            async def channel_round(channel_jobs: list[DeliveryJob]) -> int:
+                async with gate:
+                    return await self._deliver_channel(channel_jobs)
+
+            done = await asyncio.gather(
+                *(channel_round(channel_jobs) for channel_jobs in by_channel.values())
+            )
+            return sum(done)
+
+    async def _deliver_channel(self, jobs: list[DeliveryJob]) -> int:
+        delivered = 0
+        for job in jobs:
+            if not self._health.ok:
+                return delivered
+            try:
+                await self._deliver(job)
+            except ChannelUnavailable as unavailable:
+                await self._pause_channel(job.channel_id, unavailable.failure.code)
+                return delivered
+            except DeliveryFailed as failed:
+                await self._count_failure(job, failed.failure)
+                # Later alerts of this channel wait, so the channel never sees them out of order.
+                return delivered
+            delivered += 1
+        return delivered
+
+    async def _deliver(self, job: DeliveryJob) -> None:
+        t = job.transition
+        placement = await self._placement(job)
+        if job.state is DeliveryState.POSTED and job.ts:
+            await self._finish(job, job.ts, placement)
+            return
+        alert = render_alert(
+            t, stuck_after_seconds=self._stuck_after, with_buttons=placement.thread_ts is None
+        )
+        if placement.edit_ts is not None:
+            await self._update(job.channel_id, placement.edit_ts, alert)
+            ts = placement.edit_ts
+            if t.kind is AlertKind.STABLE:
+                note = render_alert(t, stuck_after_seconds=self._stuck_after, with_buttons=False)
+                await self._post_once(job, note, thread_ts=placement.edit_ts)
+        else:
+            ts = await self._post_once(job, alert, thread_ts=placement.thread_ts)
+        await self._finish(job, ts, placement)
+
+    async def _placement(self, job: DeliveryJob) -> _Placement:
+        """Thread or not: flat subscriptions and project notices never thread; flapping edits one message."""
+        t = job.transition
+        if job.flat or not t.name:
+            return _Placement()
+        if t.kind in (AlertKind.FLAPPING, AlertKind.STABLE):
+            flap_ts = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, FLAPPING)
+            return _Placement(edit_ts=flap_ts, purpose=None if flap_ts else FLAPPING)
+        parent = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, EPISODE)
+        return _Placement(thread_ts=parent, purpose=None if parent else EPISODE)
+
+    async def _finish(self, job: DeliveryJob, ts: str, placement: _Placement) -> None:
+        """After the post: remember a new parent, or bring the parent up to date; then mark it done."""
+        t = job.transition
+        if placement.purpose is not None:
+            await self._store.save_thread(
+                job.channel_id, t.project_id, t.name, t.episode, placement.purpose, ts
+            )
+        elif placement.thread_ts is not None:
+            parent = render_alert(t, stuck_after_seconds=self._stuck_after, as_parent=True)
+            await self._update(job.channel_id, placement.thread_ts, parent)
+        await self._store.mark_delivery(job.id, DeliveryState.DONE, self._clock())
+
+    async def _post_once(self, job: DeliveryJob, message: Message, *, thread_ts: str | None) -> str:
+        if job.state is DeliveryState.SENDING:
+            found = await self._find_earlier_post(job, thread_ts)
+            if found is not None:
+                log.info("delivery %d was posted before a restart; not posting it again", job.id)
+                await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=found)
+                return found
+        await self._store.mark_delivery(job.id, DeliveryState.SENDING, self._clock(), thread_ts=thread_ts)
+        kwargs: dict[str, Any] = {
+            **message.as_kwargs(),
+            "channel": job.channel_id,
+            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": job.id}},
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if thread_ts is not None:
+            kwargs.update(thread_ts=thread_ts, reply_broadcast=False)
+        response = await self._call("chat_postMessage", job.channel_id, **kwargs)
+        ts = str(response["ts"])
+        await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=ts)
+        return ts
+
+    async def _find_earlier_post(self, job: DeliveryJob, thread_ts: str | None) -> str | None:
+        """The ts of this delivery's message if a previous run posted it, found by its metadata."""
+        oldest = (job.updated_at - RECONCILE_WINDOW).timestamp()
+        cursor = ""
+        for _ in range(20):
+            if thread_ts is not None:
+                page = await self._call(
+                    "conversations_replies",
+                    job.channel_id,
+                    channel=job.channel_id,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor or None,
+                )
+            else:
+                page = await self._call(
+                    "conversations_history",
+                    job.channel_id,
+                    channel=job.channel_id,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor or None,
+                )
+            for message in page.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == METADATA_EVENT and (
+                    metadata.get("event_payload", {}).get("delivery_id") == job.id
+                ):
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+            if not cursor:
+                return None
+        return None
+
+    async def _update(self, channel_id: str, ts: str, message: Message) -> None:
+        await self._call("chat_update", channel_id, channel=channel_id, ts=ts, **message.as_kwargs())
+
+    async def _call(self, method: str, channel_id: str, **kwargs: Any) -> Any:
+        """One Web API call under the channel's rate limit, waiting out 429s; failures classified."""
+        for _ in range(MAX_RATE_LIMIT_WAITS):
+            if method.startswith("chat_"):
+                await self._limiter.acquire(channel_id)
+            try:
+                return await getattr(self._client, method)(**kwargs)
+            except Exception as error:
+                failure = classify(error)
+                if failure.kind is SlackFailureKind.RATE_LIMITED:
+                    log.info(
+                        "Slack rate limited %s in %s; waiting %.1f s", method, channel_id, failure.retry_after
+                    )
+                    await self._sleep(failure.retry_after)
+                    continue
+                if failure.kind is SlackFailureKind.CHANNEL_GONE:
+                    raise ChannelUnavailable(failure) from None
+                if failure.kind is SlackFailureKind.AUTH and self._health.slack_token_rejected is None:
+                    log.error(
+                        "Slack rejected the bot token (%s); alerts are held until it is fixed", failure.code
+                    )
+                    self._health.slack_token_rejected = failure.code
+                raise DeliveryFailed(failure) from None
+        raise DeliveryFailed(SlackFailure(SlackFailureKind.RATE_LIMITED, "ratelimited"))
+
+    async def _count_failure(self, job: DeliveryJob, failure: SlackFailure) -> None:
+        # A rejected message fails the same way each time; give up after a few tries so others can go.
+        given_up = failure.kind is SlackFailureKind.REJECTED and job.attempts + 1 >= MAX_ATTEMPTS
+        state = DeliveryState.FAILED if given_up else job.state
+        if given_up:
+            log.error("giving up on delivery %d to %s: %s", job.id, job.channel_id, failure.code)
+        else:
+            log.warning("delivery %d to %s failed (%s); will retry", job.id, job.channel_id, failure.code)
+        await self._store.mark_delivery(job.id, state, self._clock(), error=failure.code, attempt=True)
+
+    async def _pause_channel(self, channel_id: str, reason: str) -> None:
+        paused = await self._store.pause_channel(channel_id, reason)
+        if not paused:
+            return
+        log.warning("paused %d subscriptions of channel %s: %s", len(paused), channel_id, reason)
+        by_creator: dict[str, list[str]] = defaultdict(list)
+        for subscription in paused:
+            target = "all deployments" if subscription.target == ALL_DEPLOYMENTS else subscription.target
+            by_creator[subscription.created_by].append(target)
+        for user_id, targets in by_creator.items():
+            notice = render_paused_notice(channel_id, targets, reason)
+            try:
+                await self._client.chat_postMessage(channel=user_id, **notice.as_kwargs())
+            except Exception as error:
+                log.warning("could not tell %s about the paused channel: %s", user_id, classify(error).code)

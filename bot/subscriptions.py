@@ -1,0 +1,39 @@
+"""What a channel watches: pure data shared by the store, the handlers and the formatters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+# The target of `watch --all`; no deployment name can be "*".
+ALL_DEPLOYMENTS = "*"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A channel's wish to hear about one deployment, or all of a project's (``target == "*"``)."""
+
+    id: int
+    channel_id: str
+    project_id: int
+    target: str
+    only_problems: bool
+    flat: bool
+    created_by: str
+    created_at: datetime
+    paused_reason: str | None
+
+    @property
+    def watches_all(self) -> bool:
+        """True for ``watch --all``."""
+        return self.target == ALL_DEPLOYMENTS
+
+
+class SubscribeOutcome(StrEnum):
+    """What ``subscribe`` did."""
+
+    CREATED = "created"
+    RESUMED = "resumed"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"

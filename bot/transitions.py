@@ -1,0 +1,279 @@
+"""The watcher's pure core: from what was last seen and what the list endpoint says now, the transitions.
+
+No I/O and no clock: ``detect_transitions`` is handed ``now`` and returns the new tracked state of every
+deployment with the transitions to alert, so every rule below is tested without a server.
+
+Rules, in the words of the product:
+- a status change is a transition; a deployment new to a project already watched is ``CREATED``;
+- DEPLOYING or PARTIALLYDEPLOYED for longer than ``stuck_after`` is ``STUCK``, once per episode;
+- ACTIVE with ready < total and ready < scale.min is ``DEGRADED``; back to healthy is ``RECOVERED``;
+- absent from the list is ``DELETED``;
+- more than ``flap_threshold`` status changes within ``flap_window`` start ``FLAPPING``: one alert, then
+  updates of it, until no change for ``stable_after``, which is ``STABLE``;
+- an *episode* (a rollout, an incident) opens with its first transition and closes once the deployment has
+  been ACTIVE, DISABLED or PENDING, healthy and not flapping, for one more poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.models import Deployment, DeploymentStatus
+
+UNSETTLED = frozenset({DeploymentStatus.DEPLOYING, DeploymentStatus.PARTIALLYDEPLOYED})
+SETTLED = frozenset({DeploymentStatus.ACTIVE, DeploymentStatus.DISABLED, DeploymentStatus.PENDING})
+
+
+class AlertKind(StrEnum):
+    """What happened to a deployment (or to our view of a project)."""
+
+    CHANGED = "changed"
+    CREATED = "created"
+    STUCK = "stuck"
+    DEGRADED = "degraded"
+    RECOVERED = "recovered"
+    DELETED = "deleted"
+    FLAPPING = "flapping"
+    STABLE = "stable"
+    GCORE_UNREACHABLE = "gcore_unreachable"
+    GCORE_REACHABLE = "gcore_reachable"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the watcher keeps of a deployment: enough to detect and to tell, nothing secret."""
+
+    name: str
+    status: str
+    ready: int = 0
+    total: int = 0
+    min_ready: int = 0
+    errors: tuple[tuple[int, str], ...] = ()
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> Snapshot:
+        """The snapshot of an API deployment."""
+        return cls(
+            name=deployment.name,
+            status=deployment.status,
+            ready=deployment.ready_replicas,
+            total=deployment.total_replicas,
+            min_ready=sum(c.scale.min for c in deployment.containers),
+            errors=tuple((c.region_id, c.error_message) for c in deployment.containers if c.error_message),
+        )
+
+    @property
+    def state(self) -> DeploymentStatus:
+        """The status as a known member, UNKNOWN otherwise."""
+        try:
+            return DeploymentStatus(self.status.upper())
+        except ValueError:
+            return DeploymentStatus.UNKNOWN
+
+    @property
+    def errored(self) -> bool:
+        """PARTIALLYDEPLOYED with a container error: a failure, not just an image still pulling."""
+        return self.state is DeploymentStatus.PARTIALLYDEPLOYED and bool(self.errors)
+
+    @property
+    def degraded(self) -> bool:
+        """ACTIVE but short of replicas: fewer ready than wanted and than the scale minimum."""
+        return (
+            self.state is DeploymentStatus.ACTIVE and self.ready < self.total and self.ready < self.min_ready
+        )
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """The watcher's memory of one deployment between polls."""
+
+    snapshot: Snapshot
+    unsettled_since: datetime | None = None
+    stuck_alerted: bool = False
+    problem: bool = False
+    changes: tuple[datetime, ...] = ()
+    flapping: bool = False
+    episode: int = 0
+    episode_open: bool = False
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One thing to alert: ``kind`` of deployment ``name`` in ``project_id``, seen at ``at``."""
+
+    project_id: int
+    name: str
+    kind: AlertKind
+    at: datetime
+    old_status: str | None = None
+    new_status: str | None = None
+    snapshot: Snapshot | None = None
+    episode: int = 0
+    # True when the transition is part of a problem or its recovery (what `--only problems` keeps).
+    problem: bool = False
+    recovery: bool = False
+    offline: bool = False
+    flap_count: int = 0
+
+
+@dataclass(frozen=True)
+class WatchRules:
+    """The thresholds of the rules above."""
+
+    stuck_after: timedelta = timedelta(seconds=900)
+    flap_threshold: int = 4
+    flap_window: timedelta = timedelta(minutes=10)
+    stable_after: timedelta = timedelta(minutes=10)
+
+
+@dataclass
+class ProjectDiff:
+    """The new memory of a project's deployments and what to alert."""
+
+    tracked: dict[str, Tracked] = field(default_factory=dict)
+    transitions: list[Transition] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+def detect_transitions(
+    project_id: int,
+    previous: Mapping[str, Tracked],
+    current: Mapping[str, Snapshot],
+    now: datetime,
+    rules: WatchRules,
+    *,
+    baseline: bool,
+    offline: bool = False,
+) -> ProjectDiff:
+    """Compare the last poll of a project with this one.
+
+    ``baseline`` is True on the first poll of a project: everything is recorded, nothing alerted.
+    ``offline`` is True when the previous poll was long ago (the bot was down): the transitions say so.
+    """
+    diff = ProjectDiff()
+    for name, snapshot in current.items():
+        before = previous.get(name)
+        if before is None:
+            tracked, found = _first_sighting(project_id, snapshot, now, announce=not baseline)
+        else:
+            tracked, found = _next_sighting(project_id, before, snapshot, now, rules, offline=offline)
+        diff.tracked[name] = tracked
+        diff.transitions.extend(found)
+    for name, before in previous.items():
+        if name in current:
+            continue
+        diff.deleted.append(name)
+        diff.transitions.append(
+            Transition(
+                project_id=project_id,
+                name=name,
+                kind=AlertKind.DELETED,
+                at=now,
+                old_status=before.snapshot.status,
+                snapshot=before.snapshot,
+                episode=before.episode if before.episode_open else before.episode + 1,
+                problem=True,
+                offline=offline,
+            )
+        )
+    return diff
+
+
+def _first_sighting(
+    project_id: int, snapshot: Snapshot, now: datetime, *, announce: bool
+) -> tuple[Tracked, list[Transition]]:
+    tracked = Tracked(
+        snapshot=snapshot,
+        unsettled_since=now if snapshot.state in UNSETTLED else None,
+        problem=snapshot.errored or snapshot.degraded,
+    )
+    if not announce:
+        return tracked, []
+    tracked = replace(tracked, episode=1, episode_open=True)
+    created = Transition(
+        project_id=project_id,
+        name=snapshot.name,
+        kind=AlertKind.CREATED,
+        at=now,
+        new_status=snapshot.status,
+        snapshot=snapshot,
+        episode=1,
+        problem=tracked.problem,
+    )
+    return tracked, [created]
+
+
+def _next_sighting(
+    project_id: int, before: Tracked, snapshot: Snapshot, now: datetime, rules: WatchRules, *, offline: bool
+) -> tuple[Tracked, list[Transition]]:
+    old = before.snapshot
+    changed = old.status != snapshot.status
+    changes = tuple(t for t in before.changes if now - t < rules.flap_window) + ((now,) if changed else ())
+    unsettled_since = None
+    if snapshot.state in UNSETTLED:
+        unsettled_since = before.unsettled_since if old.state in UNSETTLED and before.unsettled_since else now
+    stuck = (
+        unsettled_since is not None
+        and now - unsettled_since >= rules.stuck_after
+        and not (before.stuck_alerted and old.state in UNSETTLED)
+    )
+    stuck_alerted = unsettled_since is not None and (
+        stuck or (before.stuck_alerted and old.state in UNSETTLED)
+    )
+    problem = snapshot.errored or snapshot.degraded or stuck_alerted
+    recovery = before.problem and not problem
+
+    episode = before.episode if before.episode_open else before.episode + 1
+
+    base = Transition(
+        project_id=project_id,
+        name=snapshot.name,
+        kind=AlertKind.CHANGED,
+        at=now,
+        old_status=old.status,
+        new_status=snapshot.status,
+        snapshot=snapshot,
+        episode=episode,
+        offline=offline,
+    )
+
+    found: list[Transition] = []
+    flapping = before.flapping
+    if flapping:
+        if changed:
+            found.append(replace(base, kind=AlertKind.FLAPPING, problem=True, flap_count=len(changes)))
+        elif not changes or now - changes[-1] >= rules.stable_after:
+            flapping = False
+            found.append(replace(base, kind=AlertKind.STABLE, problem=True, recovery=not problem))
+    elif changed and len(changes) > rules.flap_threshold:
+        flapping = True
+        found.append(replace(base, kind=AlertKind.FLAPPING, problem=True, flap_count=len(changes)))
+    else:
+        if changed:
+            found.append(replace(base, problem=snapshot.errored or recovery, recovery=recovery))
+        if stuck:
+            found.append(replace(base, kind=AlertKind.STUCK, problem=True))
+        if snapshot.degraded and not old.degraded:
+            found.append(replace(base, kind=AlertKind.DEGRADED, problem=True))
+        elif old.degraded and not snapshot.degraded and not changed:
+            found.append(replace(base, kind=AlertKind.RECOVERED, problem=True, recovery=True))
+
+    episode_open = before.episode_open
+    if found:
+        episode_open = True
+    elif before.episode_open and not changed and snapshot.state in SETTLED and not problem and not flapping:
+        episode_open = False
+    tracked = Tracked(
+        snapshot=snapshot,
+        unsettled_since=unsettled_since,
+        stuck_alerted=stuck_alerted,
+        problem=problem,
+        changes=changes,
+        flapping=flapping,
+        episode=episode if found else before.episode,
+        episode_open=episode_open,
+    )
+    return tracked, found

@@ -1,0 +1,158 @@
+"""Alerts the watcher posts: one message per transition, calm for routine changes, loud for problems."""
+
+from __future__ import annotations
+
+import re
+
+from bot.actions import ActionId, DeploymentRef
+from bot.models import DeploymentStatus
+from bot.transitions import AlertKind, Snapshot, Transition
+from formatters.blocks import Block, Message, actions, button, context, section
+from formatters.status import STATUS_LOOKS
+from formatters.text import escape_mrkdwn, plural, seconds, slack_date, truncate
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+ALERT_ERRORS_SHOWN = 5
+ALERT_ERROR_CHARS = 400
+
+
+def _state(status: str | None) -> DeploymentStatus:
+    try:
+        return DeploymentStatus((status or "").upper())
+    except ValueError:
+        return DeploymentStatus.UNKNOWN
+
+
+def status_words(status: str | None) -> str:
+    """``🟢 Active``; an unknown status shows its raw value, escaped."""
+    state = _state(status)
+    look = STATUS_LOOKS[state]
+    if state is DeploymentStatus.UNKNOWN:
+        return f"{look.emoji} {escape_mrkdwn(status or 'unknown')}"
+    return f"{look.emoji} {look.label}"
+
+
+def _headline(t: Transition, stuck_after_seconds: int) -> str:
+    name = f"*{escape_mrkdwn(t.name)}*"
+    old, new = _state(t.old_status), _state(t.new_status)
+    snapshot = t.snapshot
+    if t.kind is AlertKind.CHANGED:
+        if old is DeploymentStatus.ACTIVE and new is DeploymentStatus.PENDING:
+            return f"💤 {name} is sleeping: scaled to zero until the next request"
+        if old is DeploymentStatus.PENDING and new is DeploymentStatus.ACTIVE:
+            return f"☀️ {name} woke up: {status_words(t.new_status)}"
+        prefix = "✅ " if t.recovery else ("🚨 " if snapshot and snapshot.errored else "")
+        verb = "recovered" if t.recovery else "changed"
+        return f"{prefix}{name} {verb}: {status_words(t.old_status)} → {status_words(t.new_status)}"
+    if t.kind is AlertKind.CREATED:
+        return f"🆕 {name} appeared: {status_words(t.new_status)}"
+    if t.kind is AlertKind.STUCK:
+        return f"⏳ {name} is stuck in {status_words(t.new_status)} for over {seconds(stuck_after_seconds)}"
+    if t.kind is AlertKind.DEGRADED and snapshot:
+        return (
+            f"🟠 {name} is degraded: {snapshot.ready}/{snapshot.total} replicas ready, "
+            f"below its minimum of {snapshot.min_ready}"
+        )
+    if t.kind is AlertKind.RECOVERED:
+        return (
+            f"✅ {name} recovered: back to {snapshot.ready}/{snapshot.total} replicas ready"
+            if snapshot
+            else ""
+        )
+    if t.kind is AlertKind.DELETED:
+        return f"🗑️ {name} is gone (it was {status_words(t.old_status)})"
+    if t.kind is AlertKind.FLAPPING:
+        return (
+            f"🔁 {name} is flapping: {plural(t.flap_count, 'status change')} in 10 min, "
+            f"now {status_words(t.new_status)}"
+        )
+    if t.kind is AlertKind.STABLE:
+        return f"✅ {name} is stable again: {status_words(t.new_status)} for 10 min"
+    if t.kind is AlertKind.GCORE_UNREACHABLE:
+        return f"📡 The bot can't reach the Gcore API for project {t.project_id}"
+    return f"📡 The Gcore API is reachable again for project {t.project_id}"
+
+
+def _details(t: Transition) -> list[str]:
+    lines: list[str] = []
+    if t.kind is AlertKind.FLAPPING:
+        lines.append("This message is updated in place until it has been stable for 10 minutes.")
+    if t.kind is AlertKind.DELETED:
+        lines.append("This channel's subscription to it has ended; `watch --all` subscriptions stay.")
+    if t.kind is AlertKind.GCORE_UNREACHABLE:
+        lines.append("Alerts for its deployments are on hold; this channel will hear when it is back.")
+    if t.kind is AlertKind.GCORE_REACHABLE:
+        lines.append("Alerts resume; any change that happened meanwhile comes next.")
+    return lines
+
+
+def _errors(snapshot: Snapshot | None) -> str | None:
+    if snapshot is None or not snapshot.errors:
+        return None
+    lines = [
+        f"⚠️ *Region {region}:* {escape_mrkdwn(truncate(message, ALERT_ERROR_CHARS))}"
+        for region, message in snapshot.errors[:ALERT_ERRORS_SHOWN]
+    ]
+    if len(snapshot.errors) > ALERT_ERRORS_SHOWN:
+        lines.append(f"…and {len(snapshot.errors) - ALERT_ERRORS_SHOWN} more regions with errors")
+    return "\n".join(lines)
+
+
+def render_alert(
+    t: Transition, *, stuck_after_seconds: int, as_parent: bool = False, with_buttons: bool = True
+) -> Message:
+    """The alert for one transition.
+
+    ``as_parent`` renders the episode's first message as updated in place: the latest transition, with a
+    pointer to the thread below.
+    """
+    headline = _headline(t, stuck_after_seconds)
+    body = [headline, *_details(t)]
+    blocks: list[Block] = [section("\n".join(body))]
+    errors = _errors(t.snapshot)
+    if errors and t.kind is not AlertKind.DELETED:
+        blocks.append(section(errors))
+    facts = []
+    if t.name:
+        facts.append(f"Project {t.project_id}")
+    if t.snapshot and t.kind not in (
+        AlertKind.DELETED,
+        AlertKind.GCORE_UNREACHABLE,
+        AlertKind.GCORE_REACHABLE,
+    ):
+        facts.append(f"{t.snapshot.ready}/{t.snapshot.total} replicas ready")
+    facts.append(slack_date(t.at))
+    if t.offline:
+        facts.append("happened while the bot was offline")
+    if as_parent:
+        facts.append("latest state; every step is in the thread")
+    blocks.append(context(" · ".join(facts)))
+    if with_buttons and t.name and t.kind is not AlertKind.DELETED:
+        ref = DeploymentRef(project_id=t.project_id, name=t.name).model_dump_json()
+        blocks.append(
+            actions(
+                "alert_actions",
+                button("Refresh", ActionId.ALERT_REFRESH, value=ref),
+                button("Unwatch", ActionId.UNWATCH_DEPLOYMENT, value=ref),
+            )
+        )
+    fallback = headline.replace("*", "")
+    if t.name:
+        fallback += f" (project {t.project_id})"
+    return Message(text=fallback, blocks=blocks)
+
+
+def render_paused_notice(channel_id: str, targets: list[str], reason: str) -> Message:
+    """The direct message to whoever made a subscription that had to be paused."""
+    why = {
+        "channel_not_found": "the channel no longer exists or I can't see it",
+        "is_archived": "the channel was archived",
+        "not_in_channel": "I was removed from the channel",
+    }.get(reason, reason)
+    what = ", ".join(f"`{escape_mrkdwn(target)}`" for target in targets)
+    where = f"<#{channel_id}>" if _CHANNEL_ID.match(channel_id) else escape_mrkdwn(channel_id)
+    text = (
+        f"I paused alerts for {what} in {where}: {why}. "
+        "Run the same `/inference watch` there to resume; `/inference watching` lists them."
+    )
+    return Message(text=text, blocks=[section(text)])

@@ -1,0 +1,204 @@
+"""The store, the same tests on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.store import DeliveryState, Store
+from bot.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
+from bot.transitions import AlertKind, ProjectDiff, Snapshot, Tracked, Transition
+from tests.databases import postgres_problem, postgres_schema, sqlite_url
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
+    yield store
+    store.close()
+
+
+async def subscribe(store: Store, channel: str, target: str, *, only_problems: bool = False) -> None:
+    await store.subscribe(
+        channel_id=channel,
+        project_id=1,
+        target=target,
+        only_problems=only_problems,
+        flat=False,
+        created_by="U0ALICE",
+        now=NOW,
+    )
+
+
+def changed(name: str, old: str, new: str, *, problem: bool = False) -> Transition:
+    return Transition(
+        project_id=1,
+        name=name,
+        kind=AlertKind.CHANGED,
+        at=NOW,
+        old_status=old,
+        new_status=new,
+        snapshot=Snapshot(name=name, status=new, ready=0, total=1, errors=((1, "boom"),) if problem else ()),
+        episode=1,
+        problem=problem,
+    )
+
+
+async def test_subscribe_outcomes(store: Store) -> None:
+    async def watch(
+        *, only_problems: bool = False, flat: bool = False
+    ) -> tuple[Subscription, SubscribeOutcome]:
+        return await store.subscribe(
+            channel_id="C1",
+            project_id=1,
+            target="my-instance",
+            only_problems=only_problems,
+            flat=flat,
+            created_by="U1",
+            now=NOW,
+        )
+
+    first, outcome = await watch()
+    assert outcome is SubscribeOutcome.CREATED
+    assert (await watch())[1] is SubscribeOutcome.UNCHANGED
+    updated, outcome = await watch(only_problems=True, flat=True)
+    assert outcome is SubscribeOutcome.UPDATED and updated.only_problems and updated.flat
+    paused = await store.pause_channel("C1", "is_archived")
+    assert [s.paused_reason for s in paused] == ["is_archived"]
+    assert (await store.channel_subscriptions("C1"))[0].paused_reason == "is_archived"
+    assert await store.watched_projects() == []
+    assert (await watch())[1] is SubscribeOutcome.RESUMED
+    assert await store.watched_projects() == [1]
+    assert first.id == updated.id
+
+
+async def test_poll_fans_out_once_per_channel_and_honours_only_problems(store: Store) -> None:
+    await subscribe(store, "C-named", "my-instance")
+    await subscribe(store, "C-named", ALL_DEPLOYMENTS, only_problems=True)
+    await subscribe(store, "C-problems", ALL_DEPLOYMENTS, only_problems=True)
+    await subscribe(store, "C-other", "other-one")
+    tracked = {"my-instance": Tracked(snapshot=Snapshot(name="my-instance", status="DEPLOYING"))}
+    diff = ProjectDiff(tracked=tracked, transitions=[changed("my-instance", "ACTIVE", "DEPLOYING")])
+    await store.record_poll(1, diff, ["my-instance"], NOW)
+    jobs = await store.open_deliveries()
+    # The named subscription wins over the channel's --all; --only problems skips a routine change.
+    assert [job.channel_id for job in jobs] == ["C-named"]
+    assert jobs[0].state is DeliveryState.PENDING
+    assert jobs[0].transition.new_status == "DEPLOYING"
+
+    problem = ProjectDiff(
+        tracked=tracked, transitions=[changed("my-instance", "DEPLOYING", "PARTIALLYDEPLOYED", problem=True)]
+    )
+    await store.record_poll(1, problem, [], NOW)
+    partial = [
+        job.channel_id
+        for job in await store.open_deliveries()
+        if job.transition.new_status == "PARTIALLYDEPLOYED"
+    ]
+    assert partial == ["C-named", "C-problems"]
+
+
+async def test_states_round_trip_and_baseline(store: Store) -> None:
+    assert await store.load_project(1) == ({}, None)
+    await subscribe(store, "C1", ALL_DEPLOYMENTS)
+    tracked = Tracked(
+        snapshot=Snapshot(
+            name="a-one", status="PARTIALLYDEPLOYED", ready=1, total=2, min_ready=1, errors=((7, "x"),)
+        ),
+        unsettled_since=NOW - timedelta(minutes=3),
+        changes=(NOW - timedelta(minutes=1), NOW),
+        episode=2,
+        episode_open=True,
+    )
+    await store.record_poll(1, ProjectDiff(tracked={"a-one": tracked}), ["a-one"], NOW)
+    assert await store.load_project(1) == ({"a-one": tracked}, NOW)
+
+
+async def test_deleted_deployment_ends_its_subscriptions_but_not_all(store: Store) -> None:
+    await subscribe(store, "C1", "my-instance")
+    await subscribe(store, "C2", ALL_DEPLOYMENTS)
+    gone = Transition(
+        project_id=1, name="my-instance", kind=AlertKind.DELETED, at=NOW, old_status="ACTIVE", problem=True
+    )
+    await store.record_poll(1, ProjectDiff(transitions=[gone], deleted=["my-instance"]), [], NOW)
+    assert sorted(job.channel_id for job in await store.open_deliveries()) == ["C1", "C2"]
+    assert await store.channel_subscriptions("C1") == []
+    assert [s.target for s in await store.channel_subscriptions("C2")] == [ALL_DEPLOYMENTS]
+
+
+async def test_outage_notice_once_then_reachable_again(store: Store) -> None:
+    await subscribe(store, "C1", "my-instance")
+    await subscribe(store, "C1", ALL_DEPLOYMENTS)
+    await subscribe(store, "C2", "my-instance")
+    assert await store.record_failed_poll(1, NOW, alert_after=3) is None
+    assert await store.record_failed_poll(1, NOW, alert_after=3) is None
+    notice = await store.record_failed_poll(1, NOW, alert_after=3)
+    assert notice is not None and notice.kind is AlertKind.GCORE_UNREACHABLE
+    assert await store.record_failed_poll(1, NOW, alert_after=3) is None
+    jobs = await store.open_deliveries()
+    assert [(j.channel_id, j.flat) for j in jobs] == [("C1", True), ("C2", True)]
+    recorded = await store.record_poll(1, ProjectDiff(), [], NOW)
+    assert [t.kind for t in recorded] == [AlertKind.GCORE_REACHABLE]
+    assert await store.record_poll(1, ProjectDiff(), [], NOW) == []
+
+
+async def test_delivery_states_and_pause(store: Store) -> None:
+    await subscribe(store, "C1", "my-instance")
+    await store.record_poll(
+        1, ProjectDiff(transitions=[changed("my-instance", "ACTIVE", "DISABLED")]), [], NOW
+    )
+    (job,) = await store.open_deliveries()
+    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW, thread_ts="1.1", attempt=True)
+    (job,) = await store.open_deliveries()
+    assert (job.state, job.thread_ts, job.attempts) == (DeliveryState.SENDING, "1.1", 1)
+    await store.pause_channel("C1", "not_in_channel")
+    assert await store.open_deliveries() == []
+
+
+async def test_threads_are_remembered_per_channel_and_episode(store: Store) -> None:
+    assert await store.thread("C1", 1, "my-instance", 1, "episode") is None
+    await store.save_thread("C1", 1, "my-instance", 1, "episode", "100.1")
+    await store.save_thread("C1", 1, "my-instance", 1, "episode", "100.1")
+    assert await store.thread("C1", 1, "my-instance", 1, "episode") == "100.1"
+    assert await store.thread("C1", 1, "my-instance", 2, "episode") is None
+
+
+async def test_unwatching_the_last_subscription_forgets_the_project(store: Store) -> None:
+    await subscribe(store, "C1", "my-instance")
+    tracked = {"my-instance": Tracked(snapshot=Snapshot(name="my-instance", status="ACTIVE"))}
+    await store.record_poll(1, ProjectDiff(tracked=tracked), ["my-instance"], NOW)
+    assert (await store.unsubscribe("C1", 1, "my-instance")) is not None
+    assert await store.unsubscribe("C1", 1, "my-instance") is None
+    assert await store.load_project(1) == ({}, None)
+
+
+async def test_one_leader_at_a_time(database_url: str) -> None:
+    first, second = Store(database_url), Store(database_url)
+    try:
+        assert await first.try_lead()
+        if first.backend == "postgresql":
+            assert not await second.try_lead()
+            first.close()
+            assert await second.try_lead()
+        else:
+            assert await second.try_lead()  # one process owns a SQLite file
+    finally:
+        first.close()
+        second.close()

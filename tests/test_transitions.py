@@ -1,0 +1,167 @@
+"""The pure diff: every alert rule of the watcher, with a fixed clock and no servers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.transitions import AlertKind, ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+POLL = timedelta(seconds=30)
+RULES = WatchRules(stuck_after=timedelta(minutes=15))
+
+
+def snap(
+    status: str, ready: int = 1, total: int = 1, min_ready: int = 1, errors: tuple[tuple[int, str], ...] = ()
+) -> Snapshot:
+    return Snapshot(
+        name="my-instance", status=status, ready=ready, total=total, min_ready=min_ready, errors=errors
+    )
+
+
+class Poller:
+    """Feeds successive polls of one deployment through detect_transitions, as the watcher does."""
+
+    def __init__(self, first: Snapshot | None = None) -> None:
+        self.now = T0
+        self.tracked: dict[str, Tracked] = {}
+        if first is not None:
+            self.poll(first, baseline=True)
+
+    def poll(
+        self, current: Snapshot | None, *, after: timedelta = POLL, baseline: bool = False
+    ) -> ProjectDiff:
+        self.now += after
+        diff = detect_transitions(
+            1, self.tracked, {current.name: current} if current else {}, self.now, RULES, baseline=baseline
+        )
+        self.tracked = diff.tracked
+        return diff
+
+    def kinds(self, current: Snapshot | None, *, after: timedelta = POLL) -> list[AlertKind]:
+        return [t.kind for t in self.poll(current, after=after).transitions]
+
+
+def test_baseline_alerts_nothing() -> None:
+    poller = Poller()
+    assert poller.poll(snap("DEPLOYING"), baseline=True).transitions == []
+    assert poller.kinds(snap("DEPLOYING")) == []
+
+
+def test_rollout_deploying_partial_active_is_one_episode() -> None:
+    poller = Poller(snap("ACTIVE"))
+    first = poller.poll(snap("DEPLOYING")).transitions
+    assert [(t.kind, t.old_status, t.new_status) for t in first] == [
+        (AlertKind.CHANGED, "ACTIVE", "DEPLOYING")
+    ]
+    episode = first[0].episode
+    second = poller.poll(snap("PARTIALLYDEPLOYED", ready=0)).transitions
+    third = poller.poll(snap("ACTIVE")).transitions
+    assert [t.episode for t in second + third] == [episode, episode]
+    assert poller.tracked["my-instance"].episode_open
+    # One more poll of ACTIVE closes the rollout; the next change opens a new one.
+    assert poller.kinds(snap("ACTIVE")) == []
+    assert not poller.tracked["my-instance"].episode_open
+    assert poller.poll(snap("DEPLOYING")).transitions[0].episode == episode + 1
+
+
+def test_scale_to_zero_is_routine_not_a_problem() -> None:
+    poller = Poller(snap("ACTIVE"))
+    sleeping = poller.poll(snap("PENDING", ready=0, total=0)).transitions
+    assert [(t.kind, t.problem) for t in sleeping] == [(AlertKind.CHANGED, False)]
+    woke = poller.poll(snap("ACTIVE")).transitions
+    assert [(t.kind, t.problem) for t in woke] == [(AlertKind.CHANGED, False)]
+
+
+def test_partially_deployed_with_error_is_a_problem_and_its_recovery_too() -> None:
+    poller = Poller(snap("ACTIVE"))
+    failing = poller.poll(snap("PARTIALLYDEPLOYED", ready=0, errors=((1, "ImagePullBackOff"),))).transitions
+    assert [(t.kind, t.problem, t.recovery) for t in failing] == [(AlertKind.CHANGED, True, False)]
+    recovered = poller.poll(snap("ACTIVE")).transitions
+    assert [(t.kind, t.problem, t.recovery) for t in recovered] == [(AlertKind.CHANGED, True, True)]
+
+
+def test_partially_deployed_without_error_is_not_a_problem() -> None:
+    poller = Poller(snap("DEPLOYING"))
+    assert [t.problem for t in poller.poll(snap("PARTIALLYDEPLOYED", ready=0)).transitions] == [False]
+
+
+def test_stuck_once_per_rollout_even_across_deploying_and_partial() -> None:
+    poller = Poller(snap("ACTIVE"))
+    poller.poll(snap("DEPLOYING"))
+    assert poller.kinds(snap("PARTIALLYDEPLOYED", ready=0), after=timedelta(minutes=10)) == [
+        AlertKind.CHANGED
+    ]
+    stuck = poller.poll(snap("PARTIALLYDEPLOYED", ready=0), after=timedelta(minutes=6)).transitions
+    assert [(t.kind, t.problem) for t in stuck] == [(AlertKind.STUCK, True)]
+    assert poller.kinds(snap("PARTIALLYDEPLOYED", ready=0), after=timedelta(minutes=30)) == []
+    recovered = poller.poll(snap("ACTIVE")).transitions
+    assert [(t.kind, t.recovery) for t in recovered] == [(AlertKind.CHANGED, True)]
+    # A new rollout can be stuck again.
+    poller.poll(snap("DEPLOYING"))
+    assert poller.kinds(snap("DEPLOYING"), after=timedelta(minutes=16)) == [AlertKind.STUCK]
+
+
+def test_degraded_and_recovered_while_active() -> None:
+    poller = Poller(snap("ACTIVE", ready=3, total=3, min_ready=2))
+    assert poller.kinds(snap("ACTIVE", ready=2, total=3, min_ready=2)) == []  # at the minimum: fine
+    degraded = poller.poll(snap("ACTIVE", ready=1, total=3, min_ready=2)).transitions
+    assert [(t.kind, t.problem) for t in degraded] == [(AlertKind.DEGRADED, True)]
+    assert poller.kinds(snap("ACTIVE", ready=1, total=3, min_ready=2)) == []
+    assert poller.kinds(snap("ACTIVE", ready=3, total=3, min_ready=2)) == [AlertKind.RECOVERED]
+
+
+def test_deleted_when_absent_from_the_list() -> None:
+    poller = Poller(snap("ACTIVE"))
+    diff = poller.poll(None)
+    assert [(t.kind, t.old_status, t.problem) for t in diff.transitions] == [
+        (AlertKind.DELETED, "ACTIVE", True)
+    ]
+    assert diff.deleted == ["my-instance"]
+    assert diff.tracked == {}
+
+
+def test_new_deployment_in_a_watched_project_is_announced() -> None:
+    poller = Poller()
+    poller.poll(None, baseline=True)
+    created = poller.poll(snap("DEPLOYING")).transitions
+    assert [(t.kind, t.new_status) for t in created] == [(AlertKind.CREATED, "DEPLOYING")]
+    assert poller.poll(snap("ACTIVE")).transitions[0].episode == created[0].episode
+
+
+def test_flapping_is_one_alert_updated_until_stable() -> None:
+    poller = Poller(snap("ACTIVE"))
+    statuses = ["PARTIALLYDEPLOYED", "ACTIVE", "PARTIALLYDEPLOYED", "ACTIVE"]
+    for status in statuses:
+        assert poller.kinds(snap(status), after=timedelta(minutes=1)) == [AlertKind.CHANGED]
+    fifth = poller.poll(snap("PARTIALLYDEPLOYED"), after=timedelta(minutes=1)).transitions
+    assert [(t.kind, t.flap_count) for t in fifth] == [(AlertKind.FLAPPING, 5)]
+    sixth = poller.poll(snap("ACTIVE"), after=timedelta(minutes=1)).transitions
+    assert [(t.kind, t.flap_count) for t in sixth] == [(AlertKind.FLAPPING, 6)]
+    # Quiet, but not yet for 10 minutes: nothing; then one STABLE.
+    assert poller.kinds(snap("ACTIVE"), after=timedelta(minutes=9)) == []
+    assert poller.kinds(snap("ACTIVE"), after=timedelta(minutes=2)) == [AlertKind.STABLE]
+    assert not poller.tracked["my-instance"].flapping
+    assert poller.kinds(snap("ACTIVE")) == []
+
+
+def test_changes_spread_over_more_than_ten_minutes_do_not_flap() -> None:
+    poller = Poller(snap("ACTIVE"))
+    for status in ["PENDING", "ACTIVE", "PENDING", "ACTIVE", "PENDING", "ACTIVE"]:
+        assert poller.kinds(snap(status), after=timedelta(minutes=3)) == [AlertKind.CHANGED]
+
+
+def test_offline_flag_is_carried() -> None:
+    poller = Poller(snap("ACTIVE"))
+    poller.now += timedelta(hours=1)
+    diff = detect_transitions(
+        1, poller.tracked, {"my-instance": snap("DISABLED")}, poller.now, RULES, baseline=False, offline=True
+    )
+    assert [(t.kind, t.offline) for t in diff.transitions] == [(AlertKind.CHANGED, True)]
+
+
+def test_unknown_status_changes_are_still_transitions() -> None:
+    poller = Poller(snap("ACTIVE"))
+    assert [(t.kind, t.new_status) for t in poller.poll(snap("HIBERNATING")).transitions] == [
+        (AlertKind.CHANGED, "HIBERNATING")
+    ]
