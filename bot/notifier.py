@@ -185,13 +185,15 @@ class Notifier:
         await self._finish(job, ts, placement)
 
     async def _placement(self, job: DeliveryJob) -> _Placement:
-        """Thread or not: flat subscriptions and project notices never thread; flapping edits one message."""
+        """Thread or not: project notices and flat subscriptions never thread; flapping edits one message."""
         t = job.transition
-        if job.flat or not t.name:
+        if not t.name:
             return _Placement()
         if t.kind in (AlertKind.FLAPPING, AlertKind.STABLE):
             flap_ts = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, FLAPPING)
             return _Placement(edit_ts=flap_ts, purpose=None if flap_ts else FLAPPING)
+        if job.flat:
+            return _Placement()
         parent = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, EPISODE)
         return _Placement(thread_ts=parent, purpose=None if parent else EPISODE)
 

@@ -50,8 +50,7 @@ class Watcher:
     ) -> None:
         self._gcore, self._store, self._notifier, self._clock = gcore, store, notifier, clock
         self._rules = rules
-        # Polls further apart than this mean the bot was down in between.
-        self._offline_after = max(interval * 3, timedelta(seconds=5))
+        self._interval = interval
         self._outage_alert_after = outage_alert_after
         self._memory: dict[int, tuple[dict[str, Tracked], datetime | None]] = {}
 
@@ -95,7 +94,10 @@ class Watcher:
                 )
             return None
         now = self._clock()
-        if project_id not in self._memory:
+        # A project this process has not polled yet, polled by an earlier run more than an interval ago:
+        # whatever changed since happened while the bot was down.
+        first_here = project_id not in self._memory
+        if first_here:
             self._memory[project_id] = await self._store.load_project(project_id)
         previous, last_polled = self._memory[project_id]
         current = {d.name: Snapshot.of(d) for d in deployments}
@@ -106,7 +108,7 @@ class Watcher:
             now,
             self._rules,
             baseline=last_polled is None,
-            offline=last_polled is not None and now - last_polled > self._offline_after,
+            offline=first_here and last_polled is not None and now - last_polled > self._interval,
         )
         changed = [name for name, tracked in diff.tracked.items() if previous.get(name) != tracked]
         recorded = await self._store.record_poll(project_id, diff, changed, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -419,3 +420,76 @@ async def test_socket_mode_envelope_and_ack(slack: FakeSlack) -> None:
     finally:
         await client.close()  # type: ignore[no-untyped-call]
     await wait_for_async(lambda: slack.socket_client_count == 0, timeout=5.0)
+
+
+async def test_slack_threads_history_metadata_and_edits(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    metadata = {"event_type": "alert", "event_payload": {"delivery_id": 7}}
+    parent = await client.chat_postMessage(channel="C1", text="parent", metadata=metadata)
+    reply = await client.chat_postMessage(
+        channel="C1", text="reply", thread_ts=parent["ts"], reply_broadcast=False
+    )
+    assert float(reply["ts"]) > float(parent["ts"]) > time.time() - 60  # wall-clock ts, as Slack's
+
+    history = await client.conversations_history(channel="C1")
+    assert [m["text"] for m in history["messages"]] == ["parent"]
+    assert "metadata" not in history["messages"][0]
+    assert history["messages"][0]["reply_count"] == 1
+    with_metadata = await client.conversations_history(channel="C1", include_all_metadata=True)
+    assert with_metadata["messages"][0]["metadata"] == metadata
+    replies = await client.conversations_replies(channel="C1", ts=parent["ts"])
+    assert [m["text"] for m in replies["messages"]] == ["parent", "reply"]
+
+    await client.chat_update(channel="C1", ts=parent["ts"], text="edited")
+    edited = slack.message("C1", parent["ts"])
+    assert edited is not None and (edited["text"], edited["edit_count"]) == ("edited", 1)
+    with pytest.raises(SlackApiError, match="message_not_found"):
+        await client.chat_update(channel="C1", ts="1.000001", text="x")
+    with pytest.raises(SlackApiError, match="thread_not_found"):
+        await client.chat_postMessage(channel="C1", text="x", thread_ts="1.000001")
+
+
+async def test_slack_history_pages(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    for i in range(5):
+        await client.chat_postMessage(channel="C1", text=str(i))
+    first = await client.conversations_history(channel="C1", limit=3)
+    assert [m["text"] for m in first["messages"]] == ["4", "3", "2"] and first["has_more"]
+    rest = await client.conversations_history(
+        channel="C1", limit=3, cursor=first["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in rest["messages"]] == ["1", "0"] and not rest["has_more"]
+
+
+async def test_slack_channel_states(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    slack.set_membership("C-public", False)
+    with pytest.raises(SlackApiError, match="not_in_channel"):
+        await client.chat_postMessage(channel="C-public", text="x")
+    await client.conversations_join(channel="C-public")
+    assert (await client.conversations_info(channel="C-public"))["channel"]["is_member"]
+    await client.chat_postMessage(channel="C-public", text="x")
+
+    slack.set_channel("G-private", is_private=True, is_member=False)
+    with pytest.raises(SlackApiError, match="method_not_supported_for_channel_type"):
+        await client.conversations_join(channel="G-private")
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        await client.chat_postMessage(channel="G-private", text="x")
+
+    slack.set_channel("C-old", is_archived=True)
+    with pytest.raises(SlackApiError, match="is_archived"):
+        await client.chat_postMessage(channel="C-old", text="x")
+    slack.mark_channel_deleted("C-gone")
+    with pytest.raises(SlackApiError, match="channel_not_found"):
+        await client.conversations_history(channel="C-gone")
+
+
+async def test_slack_dm_by_user_id_and_delay_stores_first(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    dm = await client.chat_postMessage(channel="U0ALICE", text="hello")
+    assert dm["channel"] == "D0ALICE" and slack.messages("D0ALICE")[0]["text"] == "hello"
+    slack.set_delay("chat.postMessage", 2.0)
+    task = asyncio.ensure_future(client.chat_postMessage(channel="C1", text="slow"))
+    await wait_for_async(lambda: slack.messages("C1"), timeout=1.0, message="the stored post")
+    assert not task.done()  # stored before Slack answered, as when a bot dies waiting for the answer
+    assert (await task)["ok"]

@@ -122,7 +122,9 @@ class LoopbackServer:
     shutdown_timeout: float = 2.0
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = (
+            threading.RLock()
+        )  # reentrant: fake handlers run under it and may call helpers that take it
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None

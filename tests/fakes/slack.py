@@ -24,7 +24,17 @@ BOT_USER_ID: Final = "U0BOT"
 BOT_ID: Final = "B0BOT"
 _BOT_USER_NAME: Final = "inference"
 # Form-encoded (or query-string) Web API calls carry these as JSON strings.
-_JSON_FORM_FIELDS: Final = ("blocks", "attachments", "view")
+_JSON_FORM_FIELDS: Final = ("blocks", "attachments", "view", "metadata")
+# Methods that act on a channel's messages, so channel state (deleted, archived, membership) applies.
+_CHANNEL_METHODS: Final = frozenset(
+    {
+        "chat.postMessage",
+        "chat.update",
+        "conversations.history",
+        "conversations.replies",
+        "conversations.join",
+    }
+)
 _WS_CLOSE_TIMEOUT: Final = 2.0
 _TS_BASE_SECONDS: Final = 1_700_000_000
 
@@ -56,6 +66,10 @@ class _Failure:
     headers: dict[str, str]
 
 
+def _truthy(value: Any) -> bool:
+    return value in (True, 1, "1", "true", "True")
+
+
 def _slack_error(error: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
 
@@ -81,10 +95,13 @@ class FakeSlack(LoopbackServer):
         self._response_posts: list[ResponsePost] = []
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_messages: list[JSONDict] = []
-        self._ts_counter = itertools.count(1)
+        self._last_ts_micros = 0
         self._view_counter = itertools.count(1)
         self._users: dict[str, JSONDict] = {}
         self._channels: dict[str, JSONDict] = {}
+        self._messages: dict[str, list[JSONDict]] = {}
+        self._delays: dict[str, float] = {}
+        self._deleted_channels: set[str] = set()
 
     @property
     def api_url(self) -> str:
@@ -114,9 +131,37 @@ class FakeSlack(LoopbackServer):
             self._users.setdefault(user_id, {}).update(copy.deepcopy(fields))
 
     def set_channel(self, channel_id: str, **fields: Any) -> None:
-        """Override top-level fields of the channel that ``conversations.info`` returns."""
+        """Override top-level fields of the channel that ``conversations.info`` returns.
+
+        ``is_archived``, ``is_private`` and ``is_member`` also decide what posting and reading answer.
+        """
         with self._lock:
             self._channels.setdefault(channel_id, {}).update(copy.deepcopy(fields))
+
+    def set_membership(self, channel_id: str, is_member: bool) -> None:
+        """Whether the bot is in ``channel_id`` (unknown channels: yes)."""
+        self.set_channel(channel_id, is_member=is_member)
+
+    def mark_channel_deleted(self, channel_id: str) -> None:
+        """From now on every method on ``channel_id`` answers ``channel_not_found``."""
+        with self._lock:
+            self._deleted_channels.add(channel_id)
+
+    def set_delay(self, method: str, seconds: float) -> None:
+        """Answer ``method`` only after ``seconds``, its effect already applied (a post is stored at once)."""
+        with self._lock:
+            self._delays[method] = max(0.0, seconds)
+
+    def messages(self, channel_id: str) -> list[JSONDict]:
+        """Messages stored in the channel (top-level and thread replies), oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._messages.get(channel_id, []))
+
+    def message(self, channel_id: str, ts: str) -> JSONDict | None:
+        """One stored message, or None."""
+        with self._lock:
+            found = self._find(channel_id, ts)
+            return copy.deepcopy(found) if found else None
 
     # -- recorded state -----------------------------------------------------------------------
 
@@ -129,6 +174,10 @@ class FakeSlack(LoopbackServer):
         """Forget recorded API calls, response_url posts, socket messages and pending failures."""
         with self._lock:
             self._failures.clear()
+            self._messages.clear()
+            self._delays.clear()
+            self._deleted_channels.clear()
+            self._channels.clear()
             self._calls.clear()
             self._response_posts.clear()
             self._socket_messages.clear()
@@ -274,7 +323,41 @@ class FakeSlack(LoopbackServer):
         auth_error = self._check_token(method, token)
         if auth_error is not None:
             return _slack_error(auth_error)
-        return web.json_response(handler(self, params))
+        if method in _CHANNEL_METHODS:
+            params["channel"] = self._dm_channel(str(params.get("channel") or ""))
+            channel_error = self._channel_problem(method, params["channel"])
+            if channel_error is not None:
+                return _slack_error(channel_error)
+        with self._lock:
+            answer = handler(self, params)
+            delay = self._delays.get(method, 0.0)
+        if delay:
+            await self.sleep(delay)
+        return web.json_response(answer)
+
+    @staticmethod
+    def _dm_channel(channel_id: str) -> str:
+        # Posting to a user id is how an app writes to that person's DM with it.
+        return "D" + channel_id[1:] if channel_id[:1] in ("U", "W") else channel_id
+
+    def _channel_problem(self, method: str, channel_id: str) -> str | None:
+        with self._lock:
+            if not channel_id or channel_id in self._deleted_channels:
+                return "channel_not_found"
+            state = self._channels.get(channel_id, {})
+        if channel_id.startswith("D"):
+            return None
+        private = bool(state.get("is_private"))
+        if method == "conversations.join":
+            return "method_not_supported_for_channel_type" if private else None
+        if not state.get("is_member", True):
+            return "channel_not_found" if private else "not_in_channel"
+        if state.get("is_archived") and method == "chat.postMessage":
+            return "is_archived"
+        return None
+
+    def _find(self, channel_id: str, ts: str) -> JSONDict | None:
+        return next((m for m in self._messages.get(channel_id, []) if m["ts"] == ts), None)
 
     @staticmethod
     def _check_token(method: str, token: str | None) -> str | None:
@@ -289,8 +372,13 @@ class FakeSlack(LoopbackServer):
 
     def _next_ts(self) -> str:
         with self._lock:
-            n = next(self._ts_counter) * 100
-        return f"{_TS_BASE_SECONDS + n // 1_000_000}.{n % 1_000_000:06d}"
+            return self._next_ts_locked()
+
+    def _next_ts_locked(self) -> str:
+        # Like Slack's: the wall clock in seconds with microseconds, unique and increasing.
+        micros = max(int(time.time() * 1_000_000), self._last_ts_micros + 1)
+        self._last_ts_micros = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _message(self, params: JSONDict, ts: str) -> JSONDict:
         message: JSONDict = {
@@ -319,29 +407,91 @@ class FakeSlack(LoopbackServer):
             "is_enterprise_install": False,
         }
 
+    # The handlers below run with self._lock held (see _api); the lock is reentrant.
+
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
-        if not params.get("channel"):
-            return {"ok": False, "error": "channel_not_found"}
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
-        ts = self._next_ts()
-        return {"ok": True, "channel": params["channel"], "ts": ts, "message": self._message(params, ts)}
+        channel = params["channel"]
+        parent = None
+        if params.get("thread_ts"):
+            parent = self._find(channel, str(params["thread_ts"]))
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+        ts = self._next_ts_locked()
+        message = self._message(params, ts)
+        if "reply_broadcast" in params:
+            message["reply_broadcast"] = _truthy(params["reply_broadcast"])
+        if parent is not None:
+            parent["thread_ts"] = parent["ts"]
+            parent["reply_count"] = parent.get("reply_count", 0) + 1
+        self._messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(message)}
 
     def _chat_update(self, params: JSONDict) -> JSONDict:
-        if not params.get("channel"):
-            return {"ok": False, "error": "channel_not_found"}
-        if not params.get("ts"):
+        stored = self._find(params["channel"], str(params.get("ts") or ""))
+        if stored is None:
             return {"ok": False, "error": "message_not_found"}
-        ts = str(params["ts"])
-        message = self._message(params, ts)
-        message.pop("ts")
+        for key in ("text", "blocks", "attachments", "metadata"):
+            if key in params:
+                stored[key] = params[key]
+        stored["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts_locked()}
+        stored["edit_count"] = stored.get("edit_count", 0) + 1
+        message = {k: v for k, v in stored.items() if k != "ts"}
         return {
             "ok": True,
             "channel": params["channel"],
-            "ts": ts,
-            "text": params.get("text", ""),
+            "ts": stored["ts"],
+            "text": stored["text"],
             "message": message,
         }
+
+    def _page(self, params: JSONDict, messages: list[JSONDict]) -> JSONDict:
+        limit = int(params.get("limit") or 100)
+        start = int(params.get("cursor") or 0)
+        page = messages[start : start + limit]
+        if not _truthy(params.get("include_all_metadata")):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(messages)
+        return {
+            "ok": True,
+            "messages": copy.deepcopy(page),
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _conversations_history(self, params: JSONDict) -> JSONDict:
+        inclusive = _truthy(params.get("inclusive"))
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params["latest"]) if params.get("latest") else None
+
+        def in_range(ts: float) -> bool:
+            above = ts >= oldest if inclusive else ts > oldest
+            below = latest is None or (ts <= latest if inclusive else ts < latest)
+            return above and below
+
+        top = [
+            m
+            for m in self._messages.get(params["channel"], [])
+            if m.get("thread_ts") in (None, m["ts"]) and in_range(float(m["ts"]))
+        ]
+        return self._page(params, list(reversed(top)))
+
+    def _conversations_replies(self, params: JSONDict) -> JSONDict:
+        parent = self._find(params["channel"], str(params.get("ts") or ""))
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = [
+            m
+            for m in self._messages.get(params["channel"], [])
+            if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"]
+        ]
+        return self._page(params, [parent, *replies])
+
+    def _conversations_join(self, params: JSONDict) -> JSONDict:
+        channel_id = params["channel"]
+        self._channels.setdefault(channel_id, {})["is_member"] = True
+        return {"ok": True, "channel": {"id": channel_id, "name": name_for_id(channel_id), "is_member": True}}
 
     def _chat_post_ephemeral(self, params: JSONDict) -> JSONDict:
         if not params.get("channel"):
@@ -471,6 +621,9 @@ class FakeSlack(LoopbackServer):
         "views.push": _view,
         "views.publish": _views_publish,
         "conversations.info": _conversations_info,
+        "conversations.history": _conversations_history,
+        "conversations.replies": _conversations_replies,
+        "conversations.join": _conversations_join,
         "users.info": _users_info,
         "apps.connections.open": _apps_connections_open,
     }

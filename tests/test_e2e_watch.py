@@ -1,0 +1,335 @@
+"""The watcher end to end: ``python -m bot`` polling the Gcore fake and alerting the Slack fake.
+
+The bot runs with a watch interval of a fraction of a second; each test waits for conditions with bounds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.actions import ActionId
+from tests.blockkit import all_text, limit_problems
+from tests.conftest import PROJECT, assert_no_secrets, start_bot
+from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.server import wait_for
+from tests.fakes.slack import FakeSlack
+from tests.test_e2e_http import button
+
+CHANNEL = "C0OPS"
+INTERVAL = "0.2"
+LIST_PATH = f"/cloud/v3/inference/{PROJECT}/deployments"
+
+
+class WatchBot:
+    """A bot with a fast watcher, and the waits a watch test needs."""
+
+    def __init__(self, gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -> None:
+        self.gcore, self.slack, self.workdir = gcore, slack, workdir
+        self.env = {
+            "WATCH_INTERVAL_SECONDS": INTERVAL,
+            "STUCK_AFTER_SECONDS": "600",
+            "GCORE_OUTAGE_ALERT_AFTER": "3",
+            "DATABASE_URL": f"sqlite:///{workdir / 'bot.db'}",
+            **extra,
+        }
+        self.bot = start_bot(gcore, slack, workdir, **self.env)
+
+    def restart(self, *, kill: bool = False) -> None:
+        if kill:
+            os.kill(self.bot.process.pid, signal.SIGKILL)
+            self.bot.process.wait(timeout=10)
+            self.bot.http.close()
+        else:
+            self.bot.stop()
+        self.bot = start_bot(self.gcore, self.slack, self.workdir, **self.env)
+
+    def list_requests(self) -> int:
+        return sum(1 for r in self.gcore.requests if r.path == LIST_PATH)
+
+    def polls(self, count: int = 2) -> None:
+        """Wait until the watcher has polled ``count`` more times (the first may have been under way)."""
+        start = self.list_requests()
+        wait_for(lambda: self.list_requests() >= start + count, timeout=15, message=f"{count} polls")
+
+    def command(self, text: str) -> dict[str, Any]:
+        return self.bot.reply(self.bot.command(text)).body
+
+    def watch(self, text: str = "watch my-instance") -> None:
+        reply = self.command(text)
+        assert reply["response_type"] == "in_channel", reply["text"]
+        self.polls()
+
+    def alerts(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        """Top-level alert messages in the channel (thread replies excluded)."""
+        return [
+            m
+            for m in self.slack.messages(channel)
+            if (m.get("metadata") or {}).get("event_type") == "inference_bot_alert"
+            and m.get("thread_ts") in (None, m["ts"])
+        ]
+
+    def replies(self, parent_ts: str, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.slack.messages(channel)
+            if m.get("thread_ts") == parent_ts and m["ts"] != parent_ts
+        ]
+
+    def wait_alerts(self, count: int, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        def enough() -> list[dict[str, Any]] | None:
+            found = self.alerts(channel)
+            return found if len(found) >= count else None
+
+        return wait_for(enough, timeout=15, message=f"{count} alerts in {channel}")
+
+    def wait_edit(self, ts: str, words: str) -> dict[str, Any]:
+        """The channel message ``ts`` once an edit made it say ``words``."""
+
+        def edited() -> dict[str, Any] | None:
+            message = self.slack.message(CHANNEL, ts)
+            return message if message and words in all_text(message["blocks"]) else None
+
+        return wait_for(edited, timeout=15, message=f"message {ts} to say {words!r}")
+
+    def wait_replies(self, parent_ts: str, count: int) -> list[dict[str, Any]]:
+        def enough() -> list[dict[str, Any]] | None:
+            found = self.replies(parent_ts)
+            return found if len(found) >= count else None
+
+        return wait_for(enough, timeout=15, message=f"{count} replies under {parent_ts}")
+
+
+@pytest.fixture
+def watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
+    gcore.reset()
+    gcore.put(seed_deployment())
+    slack.clear()
+    bot = WatchBot(gcore, slack, tmp_path)
+    yield bot
+    bot.bot.stop()
+    sent = [c.params for c in slack.calls()] + [p.body for p in slack.responses()]
+    assert_no_secrets(json.dumps(sent), bot.bot.log())
+
+
+def failing_containers(message: str) -> list[dict[str, Any]]:
+    container = dict(seed_deployment()["containers"][0])
+    container["deploy_status"] = {"ready": 0, "total": 3}
+    container["error_message"] = message
+    return [container]
+
+
+def test_rollout_is_one_parent_updated_in_place_with_steps_in_its_thread(watcher: WatchBot) -> None:
+    watcher.watch()
+    assert watcher.alerts() == []  # the baseline poll alerts nothing
+    since_watch = len(watcher.gcore.requests)
+
+    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    (parent,) = watcher.wait_alerts(1)
+    assert "my-instance* changed: 🟢 Active → 🔵 Deploying" in all_text(parent["blocks"])
+    assert "Project 1" in all_text(parent["blocks"]) and "<!date^" in all_text(parent["blocks"])
+
+    watcher.gcore.update(
+        PROJECT, "my-instance", status="PARTIALLYDEPLOYED", containers=failing_containers("<!here> OOMKilled")
+    )
+    (step,) = watcher.wait_replies(parent["ts"], 1)
+    assert "🔵 Deploying → 🟡 Partially deployed" in all_text(step["blocks"])
+    assert "&lt;!here&gt; OOMKilled" in all_text(step["blocks"])
+    assert step.get("reply_broadcast") in (None, False)
+
+    watcher.gcore.update(PROJECT, "my-instance", status="ACTIVE", containers=seed_deployment()["containers"])
+    steps = watcher.wait_replies(parent["ts"], 2)
+    assert "✅ *my-instance* recovered: 🟡 Partially deployed → 🟢 Active" in all_text(steps[1]["blocks"])
+    edited = watcher.wait_edit(parent["ts"], "recovered")
+    assert "latest state; every step is in the thread" in all_text(edited["blocks"])
+    assert len(watcher.alerts()) == 1
+    for message in [edited, *steps]:
+        assert not limit_problems(message["blocks"], message["text"])
+
+    # The rollout ends after one more ACTIVE poll: the next change opens a new message.
+    watcher.polls()
+    watcher.gcore.set_status(PROJECT, "my-instance", "PENDING")
+    alerts = watcher.wait_alerts(2)
+    assert "💤 *my-instance* is sleeping" in all_text(alerts[1]["blocks"])
+
+    # One list request per watched project page per cycle; the watcher never asks per deployment.
+    polls = watcher.gcore.requests[since_watch:]
+    assert polls and all(r.path == LIST_PATH and r.query == {"limit": "1000", "offset": "0"} for r in polls)
+
+
+def test_flat_subscription_posts_every_alert_to_the_channel(watcher: WatchBot) -> None:
+    watcher.watch("watch my-instance --flat")
+    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    watcher.wait_alerts(1)
+    watcher.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
+    alerts = watcher.wait_alerts(2)
+    assert all(not watcher.replies(a["ts"]) for a in alerts)
+
+
+def test_only_problems_skips_routine_changes(watcher: WatchBot) -> None:
+    watcher.watch("watch my-instance --only problems")
+    watcher.gcore.set_status(PROJECT, "my-instance", "PENDING")
+    watcher.polls(3)
+    watcher.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
+    watcher.polls(3)
+    assert watcher.alerts() == []
+    watcher.gcore.update(
+        PROJECT, "my-instance", status="PARTIALLYDEPLOYED", containers=failing_containers("CrashLoop")
+    )
+    (problem,) = watcher.wait_alerts(1)
+    assert "CrashLoop" in all_text(problem["blocks"])
+    watcher.gcore.update(PROJECT, "my-instance", status="ACTIVE", containers=seed_deployment()["containers"])
+    assert "recovered" in all_text(watcher.wait_replies(problem["ts"], 1)[0]["blocks"])
+
+
+def test_stuck_deployment_alerts_once(watcher: WatchBot) -> None:
+    watcher.env["STUCK_AFTER_SECONDS"] = "3"
+    watcher.restart()
+    watcher.watch()
+    watcher.gcore.update(
+        PROJECT, "my-instance", status="PARTIALLYDEPLOYED", containers=failing_containers("pull failed")
+    )
+    (parent,) = watcher.wait_alerts(1)
+    (stuck,) = watcher.wait_replies(parent["ts"], 1)
+    assert "⏳ *my-instance* is stuck in 🟡 Partially deployed for over 3 s" in all_text(stuck["blocks"])
+    assert "pull failed" in all_text(stuck["blocks"])
+    watcher.polls(10)
+    assert len(watcher.replies(parent["ts"])) == 1
+
+
+def test_degraded_and_recovered(watcher: WatchBot) -> None:
+    watcher.watch()
+    short = failing_containers("")
+    short[0].pop("error_message")
+    short[0]["deploy_status"] = {"ready": 0, "total": 3}
+    watcher.gcore.update(PROJECT, "my-instance", containers=short)
+    (alert,) = watcher.wait_alerts(1)
+    assert "🟠 *my-instance* is degraded: 0/3 replicas ready, below its minimum of 1" in all_text(
+        alert["blocks"]
+    )
+    watcher.gcore.update(PROJECT, "my-instance", containers=seed_deployment()["containers"])
+    assert "back to 1/3 replicas ready" in all_text(watcher.wait_replies(alert["ts"], 1)[0]["blocks"])
+
+
+def test_deleted_deployment_alerts_once_and_ends_the_subscription(watcher: WatchBot) -> None:
+    watcher.watch()
+    watcher.gcore.remove(PROJECT, "my-instance")
+    (alert,) = watcher.wait_alerts(1)
+    assert "🗑️ *my-instance* is gone (it was 🟢 Active)" in all_text(alert["blocks"])
+    assert "subscription to it has ended" in all_text(alert["blocks"])
+    # The subscription ended with the deployment: the project is no longer polled, nothing more is said.
+    assert "watches nothing yet" in watcher.command("watching")["text"]
+    assert len(watcher.alerts()) == 1
+
+
+def test_flapping_is_one_message_updated_in_place(watcher: WatchBot) -> None:
+    watcher.watch("watch my-instance --flat")
+    for status in ["PARTIALLYDEPLOYED", "ACTIVE", "PARTIALLYDEPLOYED", "ACTIVE"]:
+        watcher.gcore.set_status(PROJECT, "my-instance", status)
+        watcher.polls()
+    assert len(watcher.wait_alerts(4)) == 4
+    watcher.gcore.set_status(PROJECT, "my-instance", "PARTIALLYDEPLOYED")
+    flapping = watcher.wait_alerts(5)[4]
+    assert "🔁 *my-instance* is flapping: 5 status changes in 10 min" in all_text(flapping["blocks"])
+    watcher.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
+    edited = watcher.wait_edit(flapping["ts"], "6 status changes")
+    assert "now 🟢 Active" in all_text(edited["blocks"])
+    watcher.polls(3)
+    assert len(watcher.alerts()) == 5
+
+
+def test_gcore_outage_is_one_notice_and_one_recovery(watcher: WatchBot) -> None:
+    watcher.watch()
+    watcher.gcore.set_down(True)
+    (notice,) = watcher.wait_alerts(1)
+    assert "can't reach the Gcore API for project 1" in notice["text"]
+    watcher.polls(2)
+    assert len(watcher.alerts()) == 1
+    watcher.gcore.set_down(False)
+    alerts = watcher.wait_alerts(2)
+    assert "reachable again" in alerts[1]["text"]
+    watcher.polls(3)
+    assert len(watcher.alerts()) == 2  # and no status change was claimed
+
+
+def test_archived_channel_pauses_and_tells_the_creator(watcher: WatchBot) -> None:
+    watcher.watch()
+    watcher.slack.set_channel(CHANNEL, is_archived=True)
+    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    dm = wait_for(lambda: watcher.slack.messages("D0ALICE"), timeout=15, message="a DM to the creator")
+    assert "I paused alerts for `my-instance` in <#C0OPS>: the channel was archived" in dm[0]["text"]
+    watcher.slack.set_channel(CHANNEL, is_archived=False)
+    listing = watcher.command("watching")
+    assert "paused (`is_archived`)" in all_text(listing["blocks"])
+    resumed = watcher.command("watch my-instance")
+    assert "resumed alerts here" in resumed["text"]
+
+
+def test_rejected_token_makes_healthz_unhealthy(watcher: WatchBot) -> None:
+    watcher.watch()
+    watcher.slack.fail_next("chat.postMessage", "token_revoked", times=100)
+    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    bot = watcher.bot
+    wait_for(lambda: bot.http.get(f"{bot.url}/healthz").status_code == 503, timeout=15, message="unhealthy")
+    health = bot.http.get(f"{bot.url}/healthz").json()
+    assert health == {"ok": False, "problem": "Slack rejected the bot token (token_revoked)"}
+
+
+def test_rate_limited_alert_waits_and_is_not_lost(watcher: WatchBot) -> None:
+    watcher.watch("watch my-instance --flat")
+    watcher.slack.fail_next("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "1"})
+    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    watcher.wait_alerts(1)
+    assert len(watcher.slack.calls("chat.postMessage")) >= 2
+
+
+def test_subscription_commands(watcher: WatchBot) -> None:
+    refused = watcher.command("watch nope-nope")
+    assert refused["text"] == "There is no deployment named `nope-nope` in project 1."
+    watcher.watch()
+    again = watcher.command("watch my-instance")
+    assert again["response_type"] == "ephemeral" and "Nothing changed" in again["text"]
+    listing = watcher.command("watching")
+    assert "`my-instance` (project 1)" in all_text(listing["blocks"])
+    response_id = watcher.bot.click(button(listing["blocks"], ActionId.UNWATCH_SUBSCRIPTION))
+    assert "watches nothing yet" in watcher.bot.reply(response_id).body["text"]
+    card = watcher.command("status my-instance")
+    response_id = watcher.bot.click(button(card["blocks"], ActionId.WATCH_DEPLOYMENT))
+    refreshed = watcher.bot.reply(response_id).body
+    assert refreshed["replace_original"] is True
+    assert ActionId.UNWATCH_DEPLOYMENT in json.dumps(refreshed["blocks"])
+    assert "is watching `my-instance`" in watcher.bot.reply(response_id, index=1).body["text"]
+    assert "stopped alerts" in watcher.command("unwatch my-instance")["text"]
+    assert "does not watch" in watcher.command("unwatch my-instance")["text"]
+
+
+def test_restart_after_sigkill_mid_post_alerts_each_transition_once(watcher: WatchBot) -> None:
+    watcher.watch()
+    # Slack accepts the post but answers slowly: the bot is killed before it learns the message ts.
+    watcher.slack.set_delay("chat.postMessage", 5.0)
+    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    wait_for(lambda: watcher.slack.calls("chat.postMessage"), timeout=15, message="the first post")
+    watcher.restart(kill=True)
+    watcher.slack.set_delay("chat.postMessage", 0.0)
+    watcher.polls(3)
+    watcher.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
+    (parent,) = watcher.wait_alerts(1)
+    (reply,) = watcher.wait_replies(parent["ts"], 1)
+    assert "🔵 Deploying → 🟢 Active" in all_text(reply["blocks"])
+    watcher.polls(3)
+    assert len(watcher.alerts()) == 1 and len(watcher.replies(parent["ts"])) == 1
+
+    # A change while the bot is down is alerted once, marked as such.
+    watcher.bot.stop()
+    watcher.gcore.set_status(PROJECT, "my-instance", "DISABLED")
+    watcher.restart()
+    alerts = watcher.wait_alerts(2)
+    assert "happened while the bot was offline" in all_text(alerts[1]["blocks"])
+    watcher.polls(3)
+    assert len(watcher.alerts()) == 2
