@@ -1,0 +1,113 @@
+"""Alerts and subscription replies, rendered for every kind of transition and read through golden files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.actions import ActionId, DeploymentRef
+from bot.subscriptions import SubscribeOutcome, Subscription
+from bot.transitions import AlertKind, Snapshot, Transition
+from formatters.alerts import render_alert, render_paused_notice
+from formatters.subscriptions import render_watch_result, render_watching
+from tests.blockkit import all_text, limit_problems
+from tests.test_formatters import check_golden
+
+AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+ERRORS = ((1, "Back-off pulling image <registry>/model:v2"),)
+
+
+def transition(kind: AlertKind, old: str | None, new: str | None, **fields: object) -> Transition:
+    status = new or old or "ACTIVE"
+    ready = 0 if status in ("PARTIALLYDEPLOYED", "PENDING", "DEPLOYING") else 2
+    errors = ERRORS if status == "PARTIALLYDEPLOYED" else ()
+    snapshot = Snapshot(name="my-instance", status=status, ready=ready, total=2, min_ready=1, errors=errors)
+    values: dict[str, object] = {"snapshot": snapshot, "episode": 1}
+    values.update(fields)
+    return Transition(1, "my-instance", kind, AT, old, new, **values)  # type: ignore[arg-type]
+
+
+CASES = {
+    "changed": transition(AlertKind.CHANGED, "ACTIVE", "DEPLOYING"),
+    "failing": transition(AlertKind.CHANGED, "DEPLOYING", "PARTIALLYDEPLOYED", problem=True),
+    "recovered": transition(AlertKind.CHANGED, "PARTIALLYDEPLOYED", "ACTIVE", problem=True, recovery=True),
+    "sleeping": transition(AlertKind.CHANGED, "ACTIVE", "PENDING"),
+    "woke": transition(AlertKind.CHANGED, "PENDING", "ACTIVE"),
+    "created": transition(AlertKind.CREATED, None, "DEPLOYING"),
+    "stuck": transition(
+        AlertKind.STUCK, "PARTIALLYDEPLOYED", "PARTIALLYDEPLOYED", problem=True, offline=True
+    ),
+    "degraded": transition(
+        AlertKind.DEGRADED,
+        "ACTIVE",
+        "ACTIVE",
+        problem=True,
+        snapshot=Snapshot(name="my-instance", status="ACTIVE", ready=1, total=3, min_ready=2),
+    ),
+    "deleted": transition(AlertKind.DELETED, "ACTIVE", None, problem=True),
+    "flapping": transition(AlertKind.FLAPPING, "ACTIVE", "PARTIALLYDEPLOYED", problem=True, flap_count=5),
+    "unreachable": Transition(1, "", AlertKind.GCORE_UNREACHABLE, AT, problem=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_alert_golden(case: str) -> None:
+    alert = render_alert(CASES[case], stuck_after_seconds=900)
+    assert not limit_problems(alert.blocks, alert.text)
+    check_golden(f"alert_{case}", {"text": alert.text, "blocks": alert.blocks})
+
+
+def test_routine_changes_are_calm_and_problems_loud() -> None:
+    def headline(case: str) -> str:
+        return render_alert(CASES[case], stuck_after_seconds=900).text
+
+    assert headline("sleeping").startswith("💤") and headline("woke").startswith("☀️")
+    assert headline("failing").startswith("🚨") and headline("recovered").startswith("✅")
+    assert "🚨" not in headline("changed")
+
+
+def test_alert_escapes_api_text_and_offers_refresh_and_unwatch() -> None:
+    alert = render_alert(CASES["failing"], stuck_after_seconds=900)
+    text = all_text(alert.blocks)
+    assert "&lt;registry&gt;" in text and "<registry>" not in text
+    buttons = alert.blocks[-1]["elements"]
+    assert [b["action_id"] for b in buttons] == [ActionId.ALERT_REFRESH, ActionId.UNWATCH_DEPLOYMENT]
+    assert DeploymentRef.model_validate_json(buttons[0]["value"]) == DeploymentRef(
+        project_id=1, name="my-instance"
+    )
+
+
+def test_parent_and_thread_variants() -> None:
+    parent = render_alert(CASES["recovered"], stuck_after_seconds=900, as_parent=True)
+    assert "every step is in the thread" in all_text(parent.blocks)
+    reply = render_alert(CASES["recovered"], stuck_after_seconds=900, with_buttons=False)
+    assert all(block["type"] != "actions" for block in reply.blocks)
+
+
+def subscription(**fields: object) -> Subscription:
+    values: dict[str, object] = {
+        "id": 3,
+        "channel_id": "C0OPS",
+        "project_id": 1,
+        "target": "my-instance",
+        "only_problems": False,
+        "flat": False,
+        "created_by": "U0ALICE",
+        "created_at": AT,
+        "paused_reason": None,
+    }
+    values.update(fields)
+    return Subscription(**values)  # type: ignore[arg-type]
+
+
+def test_subscription_replies() -> None:
+    created = render_watch_result(subscription(), SubscribeOutcome.CREATED, "U0ALICE")
+    assert created.text.startswith("👀 <@U0ALICE> is watching `my-instance` (project 1) in this channel")
+    listing = render_watching(
+        [subscription(), subscription(id=4, target="*", only_problems=True, paused_reason="is_archived")]
+    )
+    assert not limit_problems(listing.blocks, listing.text)
+    check_golden("watching", {"text": listing.text, "blocks": listing.blocks})
+    notice = render_paused_notice("C0OPS", ["my-instance"], "not_in_channel")
+    assert "I was removed from the channel" in notice.text
