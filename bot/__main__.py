@@ -110,7 +110,9 @@ async def serve(settings: Settings) -> None:
     app = create_app(settings, services)
     await check_slack_token(app)
     scheduler, delivery = start_watching(app, services)
-    web = create_web_app(app, services.health, serve_events=not settings.socket_mode)
+    web = create_web_app(
+        app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
+    )
     server = uvicorn.Server(
         uvicorn.Config(web, host=settings.host, port=settings.port, log_config=None, access_log=False)
     )

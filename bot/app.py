@@ -13,11 +13,10 @@ from handlers import register_all
 
 def create_app(settings: Settings, services: Services) -> AsyncApp:
     """Build the Bolt app for either connection mode."""
-    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = AsyncApp(
         name="inference-bot",
         token=settings.slack_bot_token.get_secret_value(),
-        signing_secret=signing_secret,
+        signing_secret=settings.signing_secret,
         # Socket Mode requests arrive over an authenticated websocket and carry no signature.
         request_verification_enabled=not settings.socket_mode,
         # An explicit base logger, so Bolt's loggers follow our levels instead of copying the root's.

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None
 
     @property
+    def signing_secret(self) -> str:
+        """The signing secret, or "" in Socket Mode where requests are not signed."""
+        return self.slack_signing_secret.get_secret_value() if self.slack_signing_secret else ""
+
+    @property
     def log_level_number(self) -> int:
         """The log level as the logging module's number."""
         return logging.getLevelNamesMapping()[self.log_level]

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 # The list endpoint's largest page.
 MAX_PAGE_SIZE = 1000
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Requests in flight at once. Beyond the pool's size httpcore queues requests itself, and its queue costs
+# O(queued × connections) per event: under a slow Gcore that took half the bot's CPU (docs/performance.md).
+# Waiting on a semaphore instead is O(1), and the pool timeout no longer counts the wait.
+MAX_CONCURRENT_REQUESTS = 50
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -164,9 +168,10 @@ class GcoreClient:
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"APIKey {api_key}", "Accept": "application/json"},
             timeout=timeout,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=MAX_CONCURRENT_REQUESTS, max_keepalive_connections=20),
             transport=transport,
         )
+        self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
@@ -237,7 +242,8 @@ class GcoreClient:
             attempt += 1
             last = attempt >= self._retry.attempts
             try:
-                response = await self._http.request(method, path, params=params)
+                async with self._in_flight:
+                    response = await self._http.request(method, path, params=params)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
                 if last:
                     raise GcoreUnavailable(f"{type(exc).__name__} on {method} {path}") from None

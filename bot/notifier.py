@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "inference_bot_alert"
 EPISODE = "episode"
 FLAPPING = "flapping"
-# Slack's documented posting limit is about one message per second per channel, with short bursts allowed.
+# Slack's documented posting limit is about one message per second per channel. Slack tolerates short
+# bursts, but a burst is exactly when a 429 would delay the alerts behind it, so we do not spend one.
 CHANNEL_RATE_PER_SECOND = 1.0
-CHANNEL_BURST = 3
+CHANNEL_BURST = 1
 # How far back a restarted bot looks for a post it may have made before dying.
 RECONCILE_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5

@@ -208,6 +208,7 @@ class FakeGcore(LoopbackServer):
         self._delay = 0.0
         self._invalid_json = 0
         self._down = False
+        self._page_cap = _MAX_LIMIT
 
     # -- state ------------------------------------------------------------------------------
 
@@ -220,7 +221,13 @@ class FakeGcore(LoopbackServer):
             self._failures.clear()
             self._delay = 0.0
             self._invalid_json = 0
+            self._page_cap = _MAX_LIMIT
             self._down = False
+
+    def set_page_cap(self, cap: int) -> None:
+        """Serve at most ``cap`` items a page whatever ``limit`` asks (the count still says how many exist)."""
+        with self._lock:
+            self._page_cap = max(1, cap)
 
     def put(self, deployment: JSONDict) -> None:
         """Store (or replace) a deployment, keyed by its ``project_id`` and ``name``."""
@@ -399,6 +406,7 @@ class FakeGcore(LoopbackServer):
                 (copy.deepcopy(d) for (pid, _), d in self._deployments.items() if pid == project_id),
                 key=lambda d: str(d["name"]),
             )
+            limit = min(limit, self._page_cap)
         return web.json_response({"count": len(items), "results": items[offset : offset + limit]})
 
     def _lookup(self, request: web.Request) -> tuple[int, str]:
