@@ -434,7 +434,8 @@ def alert_fan_out(fakes: RemoteFakes, workdir: Path, size: Size) -> list[Row]:
     worst_gap = min(gaps, default=1.0)
     expected = channels * per_channel
     floor = per_channel / CHANNEL_RATE_PER_SECOND
-    ok = delivered == expected and len(ids) == len(set(ids)) == expected and worst_gap >= 0.95
+    # Gaps are taken where the fake received the posts, so they carry its scheduling jitter; 10% is allowed.
+    ok = delivered == expected and len(ids) == len(set(ids)) == expected and worst_gap >= 0.9
     return [
         Row(
             "5. alert fan-out",
@@ -459,11 +460,14 @@ def footprint(fakes: RemoteFakes, workdir: Path, size: Size) -> list[Row]:
     store = Store(f"sqlite:///{database}")
     asyncio.run(_subscribe_all(store, projects, channels))
     store.close()
-    starts = []
+    starts, floor_starts = [], []
     for _ in range(size.pick(5, 1)):
         process = start("bot", fakes, workdir, DATABASE_URL=f"sqlite:///{workdir / 'empty.db'}")
         starts.append(process.ready_seconds)
         process.stop()
+        floor = start("bench.floor_app", fakes, workdir)
+        floor_starts.append(floor.ready_seconds)
+        floor.stop()
     process = start("bot", fakes, workdir, DATABASE_URL=f"sqlite:///{database}", WATCH_INTERVAL_SECONDS="2")
     try:
         before = len(_list_requests(fakes))
@@ -471,7 +475,7 @@ def footprint(fakes: RemoteFakes, workdir: Path, size: Size) -> list[Row]:
         rss = process.rss_mib()
     finally:
         process.stop()
-    ready = statistics.median(starts)
+    ready, floor_ready = statistics.median(starts), statistics.median(floor_starts)
     return [
         Row(
             "6. resident memory",
@@ -485,8 +489,8 @@ def footprint(fakes: RemoteFakes, workdir: Path, size: Size) -> list[Row]:
         Row(
             "6b. start-up to /healthz",
             f"{ready:.2f} s",
-            "",
-            "",
+            f"{floor_ready:.2f} s (ack-only Bolt app)",
+            f"{ready / floor_ready:.2f}×",
             "≤ 1.5 s",
             ready <= 1.5,
             f"median of {len(starts)} starts of `python -m bot`",

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -118,6 +117,9 @@ async def serve(settings: Settings) -> None:
     )
     try:
         if settings.socket_mode:
+            # Imported here: it costs HTTP mode a fifth of its start-up on a slow disk (docs/performance.md).
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
             assert settings.slack_app_token is not None
             socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
             await socket.connect_async()  # type: ignore[no-untyped-call]

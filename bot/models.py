@@ -201,6 +201,38 @@ class DeploymentPage(ApiModel):
     results: list[Deployment]
 
 
+class ScaleBounds(ApiModel):
+    min: int = 0
+    max: int = 0
+
+
+class ContainerStatus(ApiModel):
+    region_id: int
+    deploy_status: DeployStatus = Field(default_factory=DeployStatus)
+    scale: ScaleBounds = Field(default_factory=ScaleBounds)
+    error_message: str | None = None
+
+
+class DeploymentStatusView(ApiModel):
+    """The part of a deployment the watcher reads: a tenth of the parsing of a full ``Deployment``."""
+
+    name: str
+    status: str
+    containers: list[ContainerStatus] = Field(default_factory=list)
+
+    @field_validator("containers", mode="before")
+    @classmethod
+    def _null_containers(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class DeploymentStatusPage(ApiModel):
+    """One page of ``GET …/deployments``, read for the watcher."""
+
+    count: int
+    results: list[DeploymentStatusView]
+
+
 class LogEntry(ApiModel):
     message: str
     pod: str | None = None

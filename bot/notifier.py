@@ -41,7 +41,8 @@ CHANNEL_BURST = 1
 RECONCILE_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 MAX_RATE_LIMIT_WAITS = 5
-CHANNELS_AT_ONCE = 20
+# Channels served at once; each is paced by its own bucket, so this only bounds open requests to Slack.
+CHANNELS_AT_ONCE = 100
 
 
 class ChannelRateLimiter:

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.models import Deployment, DeploymentStatus
+from bot.models import DeploymentStatus, DeploymentStatusView
 
 UNSETTLED = frozenset({DeploymentStatus.DEPLOYING, DeploymentStatus.PARTIALLYDEPLOYED})
 SETTLED = frozenset({DeploymentStatus.ACTIVE, DeploymentStatus.DISABLED, DeploymentStatus.PENDING})
+# A dict lookup: the watcher asks for the state of every deployment several times a poll.
+_STATES = {member.value: member for member in DeploymentStatus}
 
 
 class AlertKind(StrEnum):
@@ -54,24 +56,22 @@ class Snapshot:
     errors: tuple[tuple[int, str], ...] = ()
 
     @classmethod
-    def of(cls, deployment: Deployment) -> Snapshot:
-        """The snapshot of an API deployment."""
+    def of(cls, deployment: DeploymentStatusView) -> Snapshot:
+        """The snapshot of a deployment as the list endpoint gave it."""
+        containers = deployment.containers
         return cls(
             name=deployment.name,
             status=deployment.status,
-            ready=deployment.ready_replicas,
-            total=deployment.total_replicas,
-            min_ready=sum(c.scale.min for c in deployment.containers),
-            errors=tuple((c.region_id, c.error_message) for c in deployment.containers if c.error_message),
+            ready=sum(c.deploy_status.ready for c in containers),
+            total=sum(c.deploy_status.total for c in containers),
+            min_ready=sum(c.scale.min for c in containers),
+            errors=tuple((c.region_id, c.error_message) for c in containers if c.error_message),
         )
 
     @property
     def state(self) -> DeploymentStatus:
         """The status as a known member, UNKNOWN otherwise."""
-        try:
-            return DeploymentStatus(self.status.upper())
-        except ValueError:
-            return DeploymentStatus.UNKNOWN
+        return _STATES.get(self.status.upper(), DeploymentStatus.UNKNOWN)
 
     @property
     def errored(self) -> bool:

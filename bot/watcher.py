@@ -21,7 +21,7 @@ from bot.transitions import Snapshot, Tracked, WatchRules, detect_transitions
 
 log = logging.getLogger(__name__)
 
-PROJECTS_AT_ONCE = 4
+PROJECTS_AT_ONCE = 8
 
 
 @dataclass
@@ -83,7 +83,7 @@ class Watcher:
     async def _poll_project(self, project_id: int) -> int | None:
         """Poll one project; the number of transitions recorded, None when Gcore failed."""
         try:
-            deployments = await self._gcore.list_deployments(project_id)
+            deployments = await self._gcore.list_deployment_statuses(project_id)
         except GcoreError as error:
             now = self._clock()
             log.warning("polling project %d failed: %s", project_id, error)

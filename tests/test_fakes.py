@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -422,74 +425,337 @@ async def test_socket_mode_envelope_and_ack(slack: FakeSlack) -> None:
     await wait_for_async(lambda: slack.socket_client_count == 0, timeout=5.0)
 
 
-async def test_slack_threads_history_metadata_and_edits(slack: FakeSlack) -> None:
+# -- FakeSlack message store, channels and delays ------------------------------------------
+
+TS_SHAPE = re.compile(r"^\d{10}\.\d{6}$")
+ALERT = {"event_type": "alert", "event_payload": {"delivery_id": 7}}
+
+
+async def test_slack_thread_replies_count_on_the_parent(slack: FakeSlack) -> None:
     client = _web_client(slack)
-    metadata = {"event_type": "alert", "event_payload": {"delivery_id": 7}}
-    parent = await client.chat_postMessage(channel="C1", text="parent", metadata=metadata)
-    reply = await client.chat_postMessage(
-        channel="C1", text="reply", thread_ts=parent["ts"], reply_broadcast=False
+    parent = await client.chat_postMessage(channel="C1", text="parent")
+    first = await client.chat_postMessage(
+        channel="C1", text="r1", thread_ts=parent["ts"], reply_broadcast=False
     )
-    assert float(reply["ts"]) > float(parent["ts"]) > time.time() - 60  # wall-clock ts, as Slack's
+    # A reply to a reply lands in the same (one-level) thread.
+    second = await client.chat_postMessage(channel="C1", text="r2", thread_ts=first["ts"])
+    assert second["message"]["thread_ts"] == parent["ts"]
+    other = await client.chat_postMessage(channel="C2", text="elsewhere")
+    stamps = [parent["ts"], first["ts"], second["ts"], other["ts"]]
+    assert all(TS_SHAPE.match(ts) for ts in stamps)
+    assert stamps == sorted(stamps, key=float) and len(set(stamps)) == 4  # unique across channels
+    assert float(parent["ts"]) > time.time() - 60  # wall-clock, as Slack's
 
-    history = await client.conversations_history(channel="C1")
-    assert [m["text"] for m in history["messages"]] == ["parent"]
-    assert "metadata" not in history["messages"][0]
-    assert history["messages"][0]["reply_count"] == 1
-    with_metadata = await client.conversations_history(channel="C1", include_all_metadata=True)
-    assert with_metadata["messages"][0]["metadata"] == metadata
-    replies = await client.conversations_replies(channel="C1", ts=parent["ts"])
-    assert [m["text"] for m in replies["messages"]] == ["parent", "reply"]
-
-    await client.chat_update(channel="C1", ts=parent["ts"], text="edited")
-    edited = slack.message("C1", parent["ts"])
-    assert edited is not None and (edited["text"], edited["edit_count"]) == ("edited", 1)
-    with pytest.raises(SlackApiError, match="message_not_found"):
-        await client.chat_update(channel="C1", ts="1.000001", text="x")
+    stored = slack.messages("C1")
+    assert [m["text"] for m in stored] == ["parent", "r1", "r2"]
+    head = stored[0]
+    assert (head["thread_ts"], head["reply_count"], head["latest_reply"]) == (
+        parent["ts"],
+        2,
+        second["ts"],
+    )
+    assert {k: head[k] for k in ("type", "user", "bot_id")} == {
+        "type": "message",
+        "user": "U0BOT",
+        "bot_id": "B0BOT",
+    }
+    assert stored[1]["thread_ts"] == parent["ts"] and stored[1]["reply_broadcast"] is False
+    assert "reply_broadcast" not in stored[2] and "reply_count" not in stored[1]
+    stored[0]["text"] = "changed"  # a copy
+    assert slack.message("C1", parent["ts"]) == {**head, "text": "parent"}
+    assert slack.message("C1", "1.000001") is None
     with pytest.raises(SlackApiError, match="thread_not_found"):
         await client.chat_postMessage(channel="C1", text="x", thread_ts="1.000001")
+    with pytest.raises(SlackApiError, match="thread_not_found"):
+        await client.chat_postMessage(channel="C2", text="x", thread_ts=parent["ts"])  # other channel
+    assert len(slack.messages("C1")) == 3
 
 
-async def test_slack_history_pages(slack: FakeSlack) -> None:
+async def test_slack_metadata_in_json_and_form_bodies(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    as_json = await client.chat_postMessage(channel="C1", text="json", metadata=ALERT)
+    as_form = await client.api_call(
+        "chat.postMessage", data={"channel": "C1", "text": "form", "metadata": json.dumps(ALERT)}
+    )
+    assert slack.message("C1", as_json["ts"])["metadata"] == ALERT  # type: ignore[index]
+    assert slack.message("C1", as_form["ts"])["metadata"] == ALERT  # type: ignore[index]
+    with pytest.raises(SlackApiError, match="invalid_metadata_schema"):
+        await client.chat_postMessage(channel="C1", text="x", metadata={"event_payload": {}})
+    with pytest.raises(SlackApiError, match="invalid_metadata_format"):
+        await client.api_call("chat.postMessage", data={"channel": "C1", "text": "x", "metadata": "{"})
+    assert len(slack.messages("C1")) == 2
+
+
+async def test_slack_history_shows_top_level_newest_first_metadata_on_request(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    a = await client.chat_postMessage(channel="C1", text="a")
+    b = await client.chat_postMessage(channel="C1", text="b", metadata=ALERT)
+    await client.chat_postMessage(channel="C1", text="reply", thread_ts=b["ts"], metadata=ALERT)
+    await client.chat_postMessage(channel="C1", text="loud", thread_ts=a["ts"], reply_broadcast=True)
+    c = await client.chat_postMessage(channel="C1", text="c")
+
+    history = await client.conversations_history(channel="C1")
+    assert [m["text"] for m in history["messages"]] == ["c", "loud", "b", "a"]
+    assert history["messages"][1]["subtype"] == "thread_broadcast"  # broadcast replies show in the channel
+    assert history["messages"][2]["reply_count"] == 1
+    assert not history["has_more"] and history["response_metadata"]["next_cursor"] == ""
+    assert all("metadata" not in m and "edit_count" not in m for m in history["messages"])
+    with_metadata = await client.conversations_history(channel="C1", include_all_metadata=True)
+    assert with_metadata["messages"][2]["metadata"] == ALERT
+
+    between = await client.conversations_history(channel="C1", oldest=a["ts"], latest=c["ts"])
+    assert [m["text"] for m in between["messages"]] == ["loud", "b"]  # bounds are exclusive
+    inclusive = await client.conversations_history(
+        channel="C1", oldest=a["ts"], latest=c["ts"], inclusive=True
+    )
+    assert [m["text"] for m in inclusive["messages"]] == ["c", "loud", "b", "a"]
+    as_form = await client.api_call(
+        "conversations.history", data={"channel": "C1", "oldest": b["ts"], "include_all_metadata": "true"}
+    )
+    assert [m["text"] for m in as_form["messages"]] == ["c", "loud"]
+    assert (await client.conversations_history(channel="C-empty"))["messages"] == []
+    with pytest.raises(SlackApiError, match="invalid_ts_oldest"):
+        await client.conversations_history(channel="C1", oldest="yesterday")
+
+
+async def test_slack_history_pages_stay_put_while_posting(slack: FakeSlack) -> None:
     client = _web_client(slack)
     for i in range(5):
         await client.chat_postMessage(channel="C1", text=str(i))
-    first = await client.conversations_history(channel="C1", limit=3)
-    assert [m["text"] for m in first["messages"]] == ["4", "3", "2"] and first["has_more"]
-    rest = await client.conversations_history(
-        channel="C1", limit=3, cursor=first["response_metadata"]["next_cursor"]
+    first = await client.conversations_history(channel="C1", limit=2)
+    assert [m["text"] for m in first["messages"]] == ["4", "3"] and first["has_more"]
+    cursor = first["response_metadata"]["next_cursor"]
+    await client.chat_postMessage(channel="C1", text="new")  # does not shift the next page
+    second = await client.conversations_history(channel="C1", limit=2, cursor=cursor)
+    assert [m["text"] for m in second["messages"]] == ["2", "1"] and second["has_more"]
+    last = await client.conversations_history(
+        channel="C1", limit=2, cursor=second["response_metadata"]["next_cursor"]
     )
-    assert [m["text"] for m in rest["messages"]] == ["1", "0"] and not rest["has_more"]
+    assert [m["text"] for m in last["messages"]] == ["0"] and not last["has_more"]
+    assert last["response_metadata"]["next_cursor"] == ""
+    with pytest.raises(SlackApiError, match="invalid_cursor"):
+        await client.conversations_history(channel="C1", cursor="not-a-cursor")
 
 
-async def test_slack_channel_states(slack: FakeSlack) -> None:
+async def test_slack_replies_give_the_thread_parent_first(slack: FakeSlack) -> None:
     client = _web_client(slack)
-    slack.set_membership("C-public", False)
-    with pytest.raises(SlackApiError, match="not_in_channel"):
-        await client.chat_postMessage(channel="C-public", text="x")
-    await client.conversations_join(channel="C-public")
-    assert (await client.conversations_info(channel="C-public"))["channel"]["is_member"]
-    await client.chat_postMessage(channel="C-public", text="x")
+    parent = await client.chat_postMessage(channel="C1", text="parent", metadata=ALERT)
+    replies = [
+        await client.chat_postMessage(channel="C1", text=f"r{i}", thread_ts=parent["ts"], metadata=ALERT)
+        for i in range(3)
+    ]
+    await client.chat_postMessage(channel="C1", text="unrelated")
 
+    thread = await client.conversations_replies(channel="C1", ts=parent["ts"])
+    assert [m["text"] for m in thread["messages"]] == ["parent", "r0", "r1", "r2"]
+    assert "metadata" not in thread["messages"][1]
+    by_reply = await client.conversations_replies(
+        channel="C1", ts=replies[1]["ts"], include_all_metadata=True
+    )
+    assert [m["text"] for m in by_reply["messages"]] == ["parent", "r0", "r1", "r2"]
+    assert by_reply["messages"][3]["metadata"] == ALERT
+    newer = await client.conversations_replies(channel="C1", ts=parent["ts"], oldest=replies[0]["ts"])
+    assert [m["text"] for m in newer["messages"]] == ["parent", "r1", "r2"]
+
+    page = await client.conversations_replies(channel="C1", ts=parent["ts"], limit=2)
+    assert [m["text"] for m in page["messages"]] == ["parent", "r0"] and page["has_more"]
+    rest = await client.conversations_replies(
+        channel="C1", ts=parent["ts"], limit=2, cursor=page["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in rest["messages"]] == ["r1", "r2"] and not rest["has_more"]
+    lonely = await client.chat_postMessage(channel="C1", text="no replies")
+    assert [
+        m["text"] for m in (await client.conversations_replies(channel="C1", ts=lonely["ts"]))["messages"]
+    ] == ["no replies"]
+    with pytest.raises(SlackApiError, match="thread_not_found"):
+        await client.conversations_replies(channel="C1", ts="1.000001")
+
+
+async def test_slack_update_edits_the_stored_message(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    posted = await client.chat_postMessage(channel="C1", text="v1", metadata=ALERT)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "v2"}}]
+    first = await client.chat_update(channel="C1", ts=posted["ts"], text="v2", blocks=blocks)
+    assert (first["ts"], first["text"], first["message"]["blocks"]) == (posted["ts"], "v2", blocks)
+    assert "edit_count" not in first["message"]
+    new_metadata = {"event_type": "alert", "event_payload": {"delivery_id": 8}}
+    await client.chat_update(channel="C1", ts=posted["ts"], text="v3", metadata=new_metadata)
+
+    stored = slack.message("C1", posted["ts"])
+    assert stored is not None
+    assert (stored["text"], stored["blocks"], stored["metadata"], stored["edit_count"]) == (
+        "v3",
+        blocks,
+        new_metadata,
+        2,
+    )
+    assert stored["edited"]["user"] == "U0BOT" and float(stored["edited"]["ts"]) > float(posted["ts"])
+    assert len(slack.messages("C1")) == 1
+    history = await client.conversations_history(channel="C1")
+    assert history["messages"][0]["text"] == "v3" and "edited" in history["messages"][0]
+    with pytest.raises(SlackApiError, match="message_not_found"):
+        await client.chat_update(channel="C1", ts="1.000001", text="x")
+    with pytest.raises(SlackApiError, match="message_not_found"):
+        await client.chat_update(channel="C2", ts=posted["ts"], text="x")
+
+
+async def test_slack_public_channel_membership_and_join(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    await client.chat_postMessage(channel="C-public", text="before")
+    slack.set_membership("C-public", False)
+    for call in (
+        client.chat_postMessage(channel="C-public", text="x"),
+        client.conversations_history(channel="C-public"),
+        client.conversations_replies(channel="C-public", ts="1.000001"),
+    ):
+        with pytest.raises(SlackApiError, match="not_in_channel"):
+            await call
+    info = (await client.conversations_info(channel="C-public"))["channel"]
+    assert (info["is_member"], info["is_private"], info["is_archived"], info["is_im"]) == (
+        False,
+        False,
+        False,
+        False,
+    )
+    joined = await client.conversations_join(channel="C-public")
+    assert joined["channel"]["id"] == "C-public" and joined["channel"]["is_member"]
+    assert "warning" not in joined
+    assert (await client.conversations_info(channel="C-public"))["channel"]["is_member"]
+    await client.chat_postMessage(channel="C-public", text="after")
+    assert [m["text"] for m in slack.messages("C-public")] == ["before", "after"]
+    again = await client.conversations_join(channel="C-public")
+    assert again["warning"] == "already_in_channel"
+    assert (await client.conversations_info(channel="C-unknown"))["channel"]["is_member"]  # default
+
+
+async def test_slack_private_archived_and_deleted_channels(slack: FakeSlack) -> None:
+    client = _web_client(slack)
     slack.set_channel("G-private", is_private=True, is_member=False)
+    for call in (
+        client.chat_postMessage(channel="G-private", text="x"),
+        client.conversations_history(channel="G-private"),
+        client.conversations_replies(channel="G-private", ts="1.000001"),
+        client.conversations_info(channel="G-private"),
+    ):
+        with pytest.raises(SlackApiError, match="channel_not_found"):
+            await call
     with pytest.raises(SlackApiError, match="method_not_supported_for_channel_type"):
         await client.conversations_join(channel="G-private")
-    with pytest.raises(SlackApiError, match="channel_not_found"):
-        await client.chat_postMessage(channel="G-private", text="x")
+    slack.set_membership("G-private", True)  # invited
+    info = (await client.conversations_info(channel="G-private"))["channel"]
+    assert (info["is_private"], info["is_member"], info["is_group"]) == (True, True, True)
+    await client.chat_postMessage(channel="G-private", text="inside")
 
     slack.set_channel("C-old", is_archived=True)
     with pytest.raises(SlackApiError, match="is_archived"):
         await client.chat_postMessage(channel="C-old", text="x")
+    with pytest.raises(SlackApiError, match="is_archived"):
+        await client.conversations_join(channel="C-old")
+    assert (await client.conversations_info(channel="C-old"))["channel"]["is_archived"]
+    assert (await client.conversations_history(channel="C-old"))["messages"] == []  # still readable
+
+    posted = await client.chat_postMessage(channel="C-gone", text="x")
     slack.mark_channel_deleted("C-gone")
-    with pytest.raises(SlackApiError, match="channel_not_found"):
-        await client.conversations_history(channel="C-gone")
+    for call in (
+        client.chat_postMessage(channel="C-gone", text="x"),
+        client.chat_update(channel="C-gone", ts=posted["ts"], text="x"),
+        client.conversations_history(channel="C-gone"),
+        client.conversations_replies(channel="C-gone", ts=posted["ts"]),
+        client.conversations_info(channel="C-gone"),
+        client.conversations_join(channel="C-gone"),
+        client.chat_postEphemeral(channel="C-gone", user="U0ALICE", text="x"),
+    ):
+        with pytest.raises(SlackApiError, match="channel_not_found"):
+            await call
+
+    slack.clear()  # forgets channel state, messages and deletions
+    assert slack.messages("C-gone") == [] and slack.messages("G-private") == []
+    await client.chat_postMessage(channel="C-gone", text="back")
+    await client.chat_postMessage(channel="C-old", text="reopened")
+    await client.chat_postMessage(channel="G-private", text="public again")
 
 
-async def test_slack_dm_by_user_id_and_delay_stores_first(slack: FakeSlack) -> None:
+async def test_slack_post_to_a_user_id_writes_the_dm(slack: FakeSlack) -> None:
     client = _web_client(slack)
     dm = await client.chat_postMessage(channel="U0ALICE", text="hello")
-    assert dm["channel"] == "D0ALICE" and slack.messages("D0ALICE")[0]["text"] == "hello"
-    slack.set_delay("chat.postMessage", 2.0)
-    task = asyncio.ensure_future(client.chat_postMessage(channel="C1", text="slow"))
-    await wait_for_async(lambda: slack.messages("C1"), timeout=1.0, message="the stored post")
-    assert not task.done()  # stored before Slack answered, as when a bot dies waiting for the answer
-    assert (await task)["ok"]
+    assert dm["channel"] == "D0ALICE"
+    enterprise = await client.chat_postMessage(channel="W0BOB", text="hi")
+    assert enterprise["channel"] == "D0BOB"
+    assert [m["text"] for m in slack.messages("D0ALICE")] == ["hello"]
+    assert slack.messages("U0ALICE") == slack.messages("D0ALICE")  # accessor convenience
+    assert slack.calls("chat.postMessage")[0].params["channel"] == "U0ALICE"  # recorded as sent
+    await client.chat_postMessage(channel="D0ALICE", text="in thread", thread_ts=dm["ts"])
+    assert slack.message("D0ALICE", dm["ts"])["reply_count"] == 1  # type: ignore[index]
+    history = await client.conversations_history(channel="D0ALICE")
+    assert [m["text"] for m in history["messages"]] == ["hello"]
+    info = (await client.conversations_info(channel="D0ALICE"))["channel"]
+    assert (info["is_im"], info["is_member"], info["user"]) == (True, True, "U0ALICE")
+    with pytest.raises(SlackApiError, match="method_not_supported_for_channel_type"):
+        await client.conversations_join(channel="D0ALICE")
+
+
+async def test_slack_delay_answers_late_but_stores_at_once(slack: FakeSlack) -> None:
+    client = _web_client(slack)
+    slack.set_delay("chat.postMessage", 0.5)
+    started = time.monotonic()
+    task = asyncio.create_task(client.chat_postMessage(channel="C1", text="slow"))
+    stored = await wait_for_async(lambda: slack.messages("C1"), timeout=0.3, message="the stored post")
+    assert stored[0]["text"] == "slow" and not task.done()
+    answer = await asyncio.wait_for(task, timeout=5.0)
+    assert answer["ts"] == stored[0]["ts"] and time.monotonic() - started >= 0.5
+    assert (await client.conversations_history(channel="C1"))["ok"]  # other methods are not delayed
+
+    slack.set_delay("chat.postMessage", 0)
+    started = time.monotonic()
+    await client.chat_postMessage(channel="C1", text="fast")
+    assert time.monotonic() - started < 0.3
+
+
+async def test_slack_delay_stores_the_post_of_a_client_that_gives_up(slack: FakeSlack) -> None:
+    slack.set_delay("chat.postMessage", 30.0)
+    # The client stops waiting (as a killed bot would) while Slack still sits on the answer.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(_web_client(slack).chat_postMessage(channel="C1", text="lost answer"), 0.3)
+    assert [m["text"] for m in slack.messages("C1")] == ["lost answer"]
+    slack.set_delay("chat.update", 0.2)
+    slack.fail_next("chat.update", "ratelimited", status=429, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    with pytest.raises(SlackApiError, match="ratelimited"):
+        await _web_client(slack).chat_update(channel="C1", ts=slack.messages("C1")[0]["ts"], text="x")
+    assert time.monotonic() - started >= 0.2  # injected failures are delayed too
+
+
+def _post_and_ignore_the_answer(fake: FakeSlack) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.post(
+            f"{fake.api_url}chat.postMessage",
+            json={"channel": "C1", "text": "x"},
+            headers={"Authorization": "Bearer xoxb-test"},
+            timeout=10.0,
+        )
+
+
+def test_slack_stop_cuts_a_pending_delay_short() -> None:
+    fake = FakeSlack().start()
+    try:
+        fake.set_delay("chat.postMessage", 60.0)
+        request = threading.Thread(target=_post_and_ignore_the_answer, args=(fake,), daemon=True)
+        request.start()
+        wait_for(lambda: fake.messages("C1"), timeout=5.0, message="the stored post")
+    finally:
+        started = time.monotonic()
+        fake.stop(timeout=10.0)
+    assert time.monotonic() - started < 5.0
+    request.join(timeout=10.0)
+    assert not request.is_alive()
+
+
+def test_slack_clear_resets_delays() -> None:
+    with FakeSlack() as fake:
+        fake.set_delay("auth.test", 60.0)
+        fake.clear()
+        started = time.monotonic()
+        response = httpx.post(
+            f"{fake.api_url}auth.test", headers={"Authorization": "Bearer xoxb-test"}, timeout=5.0
+        )
+        assert response.json()["ok"] and time.monotonic() - started < 5.0

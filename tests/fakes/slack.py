@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import itertools
@@ -37,6 +38,11 @@ _CHANNEL_METHODS: Final = frozenset(
 )
 _WS_CLOSE_TIMEOUT: Final = 2.0
 _TS_BASE_SECONDS: Final = 1_700_000_000
+# Paging cursors are opaque to clients; like Slack's they encode where the next page starts.
+_CURSOR_PREFIX: Final = "next_ts:"
+_MAX_LIMIT: Final = 1000
+# Kept on stored messages for tests (``message(...)["edit_count"]``), never sent to clients.
+_FAKE_ONLY_FIELDS: Final = frozenset({"edit_count"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,48 @@ def _slack_error(error: str, status: int = 200, headers: dict[str, str] | None =
     return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
 
 
+def _dm_channel(channel_id: str) -> str:
+    """Posting to a user id is how an app writes to that person's DM with it: ``U0ALICE`` -> ``D0ALICE``."""
+    return "D" + channel_id[1:] if channel_id[:1] in ("U", "W") else channel_id
+
+
+def _metadata_problem(params: JSONDict) -> str | None:
+    """Slack's error for a malformed ``metadata`` argument, or None."""
+    if "metadata" not in params:
+        return None
+    metadata = params["metadata"]
+    if not isinstance(metadata, dict):
+        return "invalid_metadata_format"
+    if not isinstance(metadata.get("event_type"), str) or not isinstance(metadata.get("event_payload"), dict):
+        return "invalid_metadata_schema"
+    return None
+
+
+def _public(message: JSONDict, *, with_metadata: bool = True) -> JSONDict:
+    """A stored message as the Web API shows it: a copy without fake-only fields."""
+    shown = {k: copy.deepcopy(v) for k, v in message.items() if k not in _FAKE_ONLY_FIELDS}
+    if not with_metadata:
+        shown.pop("metadata", None)
+    return shown
+
+
+def _encode_cursor(next_ts: str) -> str:
+    return base64.b64encode(f"{_CURSOR_PREFIX}{next_ts}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> float | None:
+    try:
+        decoded = base64.b64decode(cursor, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not decoded.startswith(_CURSOR_PREFIX):
+        return None
+    try:
+        return float(decoded[len(_CURSOR_PREFIX) :])
+    except ValueError:
+        return None
+
+
 class FakeSlack(LoopbackServer):
     """Loopback fake of Slack for a bot token ``xoxb-…`` and an app token ``xapp-…``.
 
@@ -82,6 +130,11 @@ class FakeSlack(LoopbackServer):
     * response_url endpoints from :meth:`new_response_url`, recorded as :class:`ResponsePost`.
     * Socket Mode: ``apps.connections.open`` hands out ``ws://…/link/``; :meth:`send_envelope`
       pushes envelopes to the connected client and :meth:`wait_for_ack` returns its ack.
+    * A message store: ``chat.postMessage`` (threads, metadata, DMs by user id), ``chat.update``,
+      ``conversations.history``/``replies`` (time range, metadata, cursor paging), read back with
+      :meth:`messages`/:meth:`message`; channel state (:meth:`set_channel`, :meth:`set_membership`,
+      :meth:`mark_channel_deleted`) decides ``not_in_channel``, ``channel_not_found``, ``is_archived``.
+    * :meth:`set_delay` slows one method's answers down after their effect is applied.
 
     Blocking waits (``wait_for_socket_client``, ``wait_for_ack``) must not be called from the
     event loop that runs the Slack client; use the ``*_async`` variants there.
@@ -139,28 +192,36 @@ class FakeSlack(LoopbackServer):
             self._channels.setdefault(channel_id, {}).update(copy.deepcopy(fields))
 
     def set_membership(self, channel_id: str, is_member: bool) -> None:
-        """Whether the bot is in ``channel_id`` (unknown channels: yes)."""
+        """Whether the bot is in ``channel_id`` (unknown channels: yes; ``conversations.join`` sets it)."""
         self.set_channel(channel_id, is_member=is_member)
 
     def mark_channel_deleted(self, channel_id: str) -> None:
-        """From now on every method on ``channel_id`` answers ``channel_not_found``."""
+        """From now on every method on ``channel_id`` answers ``channel_not_found`` (until :meth:`clear`)."""
         with self._lock:
             self._deleted_channels.add(channel_id)
 
     def set_delay(self, method: str, seconds: float) -> None:
-        """Answer ``method`` only after ``seconds``, its effect already applied (a post is stored at once)."""
+        """Answer ``method`` (errors too) only after ``seconds``; 0 turns it off.
+
+        The call is recorded and its effect applied first, so a post is stored even when the client
+        gives up waiting: a bot killed after Slack accepted its message. stop() cuts the wait short.
+        """
         with self._lock:
             self._delays[method] = max(0.0, seconds)
 
     def messages(self, channel_id: str) -> list[JSONDict]:
-        """Messages stored in the channel (top-level and thread replies), oldest first."""
+        """Copies of the messages stored in the channel (top-level and replies), oldest first.
+
+        A user id reads the app's DM with that person (``U0ALICE`` -> ``D0ALICE``). Besides what
+        Slack shows, each has ``edit_count`` once edited.
+        """
         with self._lock:
-            return copy.deepcopy(self._messages.get(channel_id, []))
+            return copy.deepcopy(self._messages.get(_dm_channel(channel_id), []))
 
     def message(self, channel_id: str, ts: str) -> JSONDict | None:
-        """One stored message, or None."""
+        """A copy of one stored message (as in :meth:`messages`), or None."""
         with self._lock:
-            found = self._find(channel_id, ts)
+            found = self._find(_dm_channel(channel_id), ts)
             return copy.deepcopy(found) if found else None
 
     # -- recorded state -----------------------------------------------------------------------
@@ -171,7 +232,8 @@ class FakeSlack(LoopbackServer):
             return [c for c in self._calls if method is None or c.method == method]
 
     def clear(self) -> None:
-        """Forget recorded API calls, response_url posts, socket messages and pending failures."""
+        """Forget recorded calls, response_url posts, socket messages, pending failures, delays,
+        stored messages and channel state (set_channel/set_membership/mark_channel_deleted)."""
         with self._lock:
             self._failures.clear()
             self._messages.clear()
@@ -298,7 +360,7 @@ class FakeSlack(LoopbackServer):
                 try:
                     params[key] = json.loads(params[key])
                 except ValueError:
-                    return _slack_error(f"invalid_{key}")
+                    return _slack_error("invalid_metadata_format" if key == "metadata" else f"invalid_{key}")
         auth = request.headers.get("Authorization", "")
         token: str | None = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else None
         form_token = params.pop("token", None)
@@ -307,50 +369,55 @@ class FakeSlack(LoopbackServer):
         token = token or None
 
         with self._lock:
+            # Recorded as sent; the handler works on its own copy (it may rewrite the channel).
             self._calls.append(ApiCall(method=method, params=params, token=token, at=time.monotonic()))
+            delay = self._delays.get(method, 0.0)
             queue = self._failures.get(method, [])
             failure = queue[0] if queue else None
             if failure is not None:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     queue.pop(0)
+                answer: JSONDict = {"ok": False, "error": failure.error}
+            else:
+                answer = self._answer(method, copy.deepcopy(params), token)
+        if delay:
+            # After the effect: a client that gives up (or dies) while waiting has still posted.
+            await self.sleep(delay)
         if failure is not None:
             return _slack_error(failure.error, failure.status, failure.headers)
-
-        handler = self._methods.get(method)
-        if handler is None:
-            return _slack_error("unknown_method")
-        auth_error = self._check_token(method, token)
-        if auth_error is not None:
-            return _slack_error(auth_error)
-        if method in _CHANNEL_METHODS:
-            params["channel"] = self._dm_channel(str(params.get("channel") or ""))
-            channel_error = self._channel_problem(method, params["channel"])
-            if channel_error is not None:
-                return _slack_error(channel_error)
-        with self._lock:
-            answer = handler(self, params)
-            delay = self._delays.get(method, 0.0)
-        if delay:
-            await self.sleep(delay)
         return web.json_response(answer)
 
-    @staticmethod
-    def _dm_channel(channel_id: str) -> str:
-        # Posting to a user id is how an app writes to that person's DM with it.
-        return "D" + channel_id[1:] if channel_id[:1] in ("U", "W") else channel_id
+    def _answer(self, method: str, params: JSONDict, token: str | None) -> JSONDict:
+        """The answer to one call that was not failed on purpose; runs with the lock held."""
+        handler = self._methods.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        auth_error = self._check_token(method, token)
+        if auth_error is not None:
+            return {"ok": False, "error": auth_error}
+        if isinstance(params.get("channel"), str) and params["channel"] in self._deleted_channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if method in _CHANNEL_METHODS:
+            params["channel"] = _dm_channel(str(params.get("channel") or ""))
+            channel_error = self._channel_problem(method, params["channel"])
+            if channel_error is not None:
+                return {"ok": False, "error": channel_error}
+        return handler(self, params)
 
     def _channel_problem(self, method: str, channel_id: str) -> str | None:
-        with self._lock:
-            if not channel_id or channel_id in self._deleted_channels:
-                return "channel_not_found"
-            state = self._channels.get(channel_id, {})
+        if not channel_id or channel_id in self._deleted_channels:
+            return "channel_not_found"
+        state = self._channels.get(channel_id, {})
         if channel_id.startswith("D"):
-            return None
+            return "method_not_supported_for_channel_type" if method == "conversations.join" else None
         private = bool(state.get("is_private"))
         if method == "conversations.join":
-            return "method_not_supported_for_channel_type" if private else None
+            if private:
+                return "method_not_supported_for_channel_type"
+            return "is_archived" if state.get("is_archived") else None
         if not state.get("is_member", True):
+            # A private channel the bot is not in looks like no channel at all.
             return "channel_not_found" if private else "not_in_channel"
         if state.get("is_archived") and method == "chat.postMessage":
             return "is_archived"
@@ -358,6 +425,13 @@ class FakeSlack(LoopbackServer):
 
     def _find(self, channel_id: str, ts: str) -> JSONDict | None:
         return next((m for m in self._messages.get(channel_id, []) if m["ts"] == ts), None)
+
+    def _thread_root(self, channel_id: str, ts: str) -> JSONDict | None:
+        """The message ``ts`` or, if it is a reply, its thread's parent (Slack threads are one level)."""
+        found = self._find(channel_id, ts)
+        if found is not None and found.get("thread_ts", found["ts"]) != found["ts"]:
+            return self._find(channel_id, found["thread_ts"])
+        return found
 
     @staticmethod
     def _check_token(method: str, token: str | None) -> str | None:
@@ -412,32 +486,50 @@ class FakeSlack(LoopbackServer):
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
+        metadata_error = _metadata_problem(params)
+        if metadata_error is not None:
+            return {"ok": False, "error": metadata_error}
         channel = params["channel"]
         parent = None
         if params.get("thread_ts"):
-            parent = self._find(channel, str(params["thread_ts"]))
+            parent = self._thread_root(channel, str(params["thread_ts"]))
             if parent is None:
                 return {"ok": False, "error": "thread_not_found"}
+            params["thread_ts"] = parent["ts"]  # a reply to a reply lands in the same thread
+        else:
+            params.pop("thread_ts", None)
         ts = self._next_ts_locked()
         message = self._message(params, ts)
-        if "reply_broadcast" in params:
-            message["reply_broadcast"] = _truthy(params["reply_broadcast"])
         if parent is not None:
+            if "reply_broadcast" in params:
+                message["reply_broadcast"] = _truthy(params["reply_broadcast"])
+                if message["reply_broadcast"]:
+                    message["subtype"] = "thread_broadcast"  # also shown in the channel
             parent["thread_ts"] = parent["ts"]
             parent["reply_count"] = parent.get("reply_count", 0) + 1
+            parent["reply_users"] = [BOT_USER_ID]
+            parent["reply_users_count"] = 1
+            parent["latest_reply"] = ts
+        elif "reply_broadcast" in params:
+            message["reply_broadcast"] = _truthy(params["reply_broadcast"])
         self._messages.setdefault(channel, []).append(message)
-        return {"ok": True, "channel": channel, "ts": ts, "message": copy.deepcopy(message)}
+        return {"ok": True, "channel": channel, "ts": ts, "message": _public(message)}
 
     def _chat_update(self, params: JSONDict) -> JSONDict:
         stored = self._find(params["channel"], str(params.get("ts") or ""))
         if stored is None:
             return {"ok": False, "error": "message_not_found"}
+        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
+            return {"ok": False, "error": "no_text"}
+        metadata_error = _metadata_problem(params)
+        if metadata_error is not None:
+            return {"ok": False, "error": metadata_error}
         for key in ("text", "blocks", "attachments", "metadata"):
             if key in params:
                 stored[key] = params[key]
         stored["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts_locked()}
         stored["edit_count"] = stored.get("edit_count", 0) + 1
-        message = {k: v for k, v in stored.items() if k != "ts"}
+        message = {k: v for k, v in _public(stored).items() if k != "ts"}
         return {
             "ok": True,
             "channel": params["channel"],
@@ -446,52 +538,102 @@ class FakeSlack(LoopbackServer):
             "message": message,
         }
 
-    def _page(self, params: JSONDict, messages: list[JSONDict]) -> JSONDict:
-        limit = int(params.get("limit") or 100)
-        start = int(params.get("cursor") or 0)
+    @staticmethod
+    def _time_range(params: JSONDict) -> Callable[[str], bool] | str:
+        """A predicate on ts for ``oldest``/``latest``/``inclusive``, or the error to answer."""
+        try:
+            oldest = float(params.get("oldest") or 0)
+        except (TypeError, ValueError):
+            return "invalid_ts_oldest"
+        try:
+            latest = float(params["latest"]) if params.get("latest") else None
+        except (TypeError, ValueError):
+            return "invalid_ts_latest"
+        inclusive = _truthy(params.get("inclusive"))
+
+        def in_range(ts: str) -> bool:
+            value = float(ts)
+            above = value >= oldest if inclusive else value > oldest
+            below = latest is None or (value <= latest if inclusive else value < latest)
+            return above and below
+
+        return in_range
+
+    @staticmethod
+    def _page(params: JSONDict, messages: list[JSONDict], *, newest_first: bool) -> JSONDict:
+        """One page of ``messages`` (already ordered); the cursor names the next page's first ts."""
+        try:
+            limit = min(max(int(params.get("limit") or 100), 1), _MAX_LIMIT)
+        except (TypeError, ValueError):
+            return {"ok": False, "error": "invalid_limit"}
+        start = 0
+        if params.get("cursor"):
+            next_ts = _decode_cursor(str(params["cursor"]))
+            if next_ts is None:
+                return {"ok": False, "error": "invalid_cursor"}
+            # Stable while messages are posted between pages: skip what is past the cursor.
+            start = next(
+                (
+                    i
+                    for i, m in enumerate(messages)
+                    if (float(m["ts"]) <= next_ts if newest_first else float(m["ts"]) >= next_ts)
+                ),
+                len(messages),
+            )
         page = messages[start : start + limit]
-        if not _truthy(params.get("include_all_metadata")):
-            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        with_metadata = _truthy(params.get("include_all_metadata"))
         more = start + limit < len(messages)
         return {
             "ok": True,
-            "messages": copy.deepcopy(page),
+            "messages": [_public(m, with_metadata=with_metadata) for m in page],
             "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            "response_metadata": {
+                "next_cursor": _encode_cursor(messages[start + limit]["ts"]) if more else ""
+            },
         }
 
     def _conversations_history(self, params: JSONDict) -> JSONDict:
-        inclusive = _truthy(params.get("inclusive"))
-        oldest = float(params.get("oldest") or 0)
-        latest = float(params["latest"]) if params.get("latest") else None
-
-        def in_range(ts: float) -> bool:
-            above = ts >= oldest if inclusive else ts > oldest
-            below = latest is None or (ts <= latest if inclusive else ts < latest)
-            return above and below
-
-        top = [
+        in_range = self._time_range(params)
+        if isinstance(in_range, str):
+            return {"ok": False, "error": in_range}
+        shown = [
             m
             for m in self._messages.get(params["channel"], [])
-            if m.get("thread_ts") in (None, m["ts"]) and in_range(float(m["ts"]))
+            if (m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast")
+            and in_range(m["ts"])
         ]
-        return self._page(params, list(reversed(top)))
+        return self._page(params, list(reversed(shown)), newest_first=True)
 
     def _conversations_replies(self, params: JSONDict) -> JSONDict:
-        parent = self._find(params["channel"], str(params.get("ts") or ""))
+        if not params.get("ts"):
+            return {"ok": False, "error": "thread_not_found"}
+        # ``ts`` may name the parent or any reply: the answer is the whole thread either way.
+        parent = self._thread_root(params["channel"], str(params["ts"]))
         if parent is None:
             return {"ok": False, "error": "thread_not_found"}
+        in_range = self._time_range(params)
+        if isinstance(in_range, str):
+            return {"ok": False, "error": in_range}
         replies = [
             m
             for m in self._messages.get(params["channel"], [])
-            if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"]
+            if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"] and in_range(m["ts"])
         ]
-        return self._page(params, [parent, *replies])
+        if params.get("cursor"):
+            # The parent leads the first page only.
+            return self._page(params, replies, newest_first=False)
+        return self._page(params, [parent, *replies], newest_first=False)
 
     def _conversations_join(self, params: JSONDict) -> JSONDict:
         channel_id = params["channel"]
-        self._channels.setdefault(channel_id, {})["is_member"] = True
-        return {"ok": True, "channel": {"id": channel_id, "name": name_for_id(channel_id), "is_member": True}}
+        state = self._channels.setdefault(channel_id, {})
+        already = state.get("is_member", True)
+        state["is_member"] = True
+        answer = self._conversations_info(params)
+        if already:
+            answer["warning"] = "already_in_channel"
+            answer["response_metadata"] = {"warnings": ["already_in_channel"]}
+        return answer
 
     def _chat_post_ephemeral(self, params: JSONDict) -> JSONDict:
         if not params.get("channel"):
@@ -537,18 +679,44 @@ class FakeSlack(LoopbackServer):
         return self._view(params)
 
     def _conversations_info(self, params: JSONDict) -> JSONDict:
-        channel_id = params.get("channel")
-        if not channel_id:
+        channel_id = str(params.get("channel") or "")
+        if not channel_id or channel_id in self._deleted_channels:
             return {"ok": False, "error": "channel_not_found"}
-        name = name_for_id(str(channel_id))
-        channel: JSONDict = {
+        overrides = copy.deepcopy(self._channels.get(channel_id, {}))
+        channel: JSONDict
+        if channel_id.startswith("D"):
+            # The app's DM with a person: always a member, never joinable.
+            channel = {
+                "id": channel_id,
+                "created": _TS_BASE_SECONDS - 86_400,
+                "is_archived": False,
+                "is_channel": False,
+                "is_group": False,
+                "is_im": True,
+                "is_mpim": False,
+                "is_org_shared": False,
+                "context_team_id": TEAM_ID,
+                "user": "U" + channel_id[1:],
+                "is_user_deleted": False,
+                "priority": 0,
+                "is_member": True,
+            }
+            channel.update(overrides)
+            return {"ok": True, "channel": channel}
+        private = bool(overrides.get("is_private"))
+        if private and not overrides.get("is_member", True):
+            # A private channel the bot is not in looks like no channel at all.
+            return {"ok": False, "error": "channel_not_found"}
+        legacy_group = private and channel_id.startswith("G")  # private channels made before 2021
+        name = name_for_id(channel_id)
+        channel = {
             "id": channel_id,
             "name": name,
-            "is_channel": True,
-            "is_group": False,
+            "is_channel": not legacy_group,
+            "is_group": legacy_group,
             "is_im": False,
             "is_mpim": False,
-            "is_private": False,
+            "is_private": private,
             "created": _TS_BASE_SECONDS - 86_400,
             "is_archived": False,
             "is_general": False,
@@ -562,8 +730,7 @@ class FakeSlack(LoopbackServer):
             "purpose": {"value": "", "creator": "", "last_set": 0},
             "previous_names": [],
         }
-        with self._lock:
-            channel.update(copy.deepcopy(self._channels.get(str(channel_id), {})))
+        channel.update(overrides)
         return {"ok": True, "channel": channel}
 
     def _users_info(self, params: JSONDict) -> JSONDict:
