@@ -309,7 +309,7 @@ def watch_cost(fakes: RemoteFakes, workdir: Path, size: Size) -> list[Row]:
                         f"{wall:.2f} s wall, {cpu * 1000:.0f} ms CPU, {requests} requests",
                         f"{sdk_cycle:.1f} s (gcore SDK get() loop)",
                         f"{sdk_cycle / wall:.0f}× faster",
-                        "requests = pages (20); ≤ 1.5 s wall; ≤ 300 ms CPU; ≥ 20× the SDK loop",
+                        f"requests = pages ({pages}); ≤ 1.5 s wall; ≤ 300 ms CPU; ≥ 20× the SDK loop",
                         requests == pages and wall <= 1.5 and cpu <= 0.300 and sdk_cycle / wall >= 20,
                         f"{total} deployments, Gcore fake +50 ms a request; steady-state cycle (baseline done), "
                         f"median of {len(walls)}; SDK figure = {ms(per_get)} a get() measured over "

@@ -231,20 +231,26 @@ def _tracked(row: DeploymentStateRow) -> Tracked:
     )
 
 
+# Transition fields stored as they are; kind and snapshot are converted.
+_TRANSITION_COLUMNS = (
+    "project_id",
+    "name",
+    "old_status",
+    "new_status",
+    "episode",
+    "problem",
+    "recovery",
+    "offline",
+    "flap_count",
+)
+
+
 def _transition(row: TransitionRow) -> Transition:
     return Transition(
-        project_id=row.project_id,
-        name=row.name,
+        **{column: getattr(row, column) for column in _TRANSITION_COLUMNS},
         kind=AlertKind(row.kind),
         at=_utc(row.at),
-        old_status=row.old_status,
-        new_status=row.new_status,
         snapshot=_snapshot_from(row.snapshot) if row.snapshot else None,
-        episode=row.episode,
-        problem=row.problem,
-        recovery=row.recovery,
-        offline=row.offline,
-        flap_count=row.flap_count,
     )
 
 
@@ -558,18 +564,10 @@ class Store:
     @staticmethod
     def _add_transition(session: Session, transition: Transition) -> TransitionRow:
         row = TransitionRow(
-            project_id=transition.project_id,
-            name=transition.name,
+            **{column: getattr(transition, column) for column in _TRANSITION_COLUMNS},
             kind=transition.kind,
             at=transition.at,
-            old_status=transition.old_status,
-            new_status=transition.new_status,
             snapshot=_snapshot_json(transition.snapshot) if transition.snapshot else None,
-            episode=transition.episode,
-            problem=transition.problem,
-            recovery=transition.recovery,
-            offline=transition.offline,
-            flap_count=transition.flap_count,
         )
         session.add(row)
         session.flush()

@@ -129,21 +129,25 @@ def render_deployment_details(deployment: Deployment) -> dict[str, Any]:
         )
     )
     blocks.extend(closing)
+    return _details_modal(blocks)
+
+
+def render_details_loading(ref: DeploymentRef) -> dict[str, Any]:
+    """The modal shown at once while the details are fetched (a trigger_id expires in 3 seconds)."""
+    return _details_modal([section(f"Loading {code(ref.name)} from project {ref.project_id}…")])
+
+
+def render_details_error(user_message: str) -> dict[str, Any]:
+    """The details modal saying what went wrong, for failures after it opened."""
+    return _details_modal([section(f"⚠️ {user_message}")])
+
+
+def _details_modal(blocks: list[Block]) -> dict[str, Any]:
     return {
         "type": "modal",
         "title": plain_text("Deployment details", MAX_VIEW_TITLE),
         "close": plain_text("Close", MAX_VIEW_TITLE),
         "blocks": blocks,
-    }
-
-
-def render_details_loading(ref: DeploymentRef) -> dict[str, Any]:
-    """The modal shown at once while the details are fetched (a trigger_id expires in 3 seconds)."""
-    return {
-        "type": "modal",
-        "title": plain_text("Deployment details", MAX_VIEW_TITLE),
-        "close": plain_text("Close", MAX_VIEW_TITLE),
-        "blocks": [section(f"Loading {code(ref.name)} from project {ref.project_id}…")],
     }
 
 

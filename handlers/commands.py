@@ -11,10 +11,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import deployment_name_arg, parse_command, resolve_project
 from bot.services import Services
-from formatters.deployment import render_deployment_card
 from formatters.help import render_help
 from formatters.listing import render_deployment_list
 from handlers import watching
+from handlers.cards import fresh_card
 from handlers.errors import replies_on_error
 
 COMMAND = "/inference"
@@ -35,9 +35,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if parsed.verb == "status":
             name = deployment_name_arg(parsed, STATUS_USAGE)
             project_id = resolve_project(parsed.project_id, default_project)
-            deployment = await services.gcore.get_deployment(project_id, name)
-            subscription = await services.store.watching(command["channel_id"], project_id, name)
-            card = render_deployment_card(deployment, services.clock(), watching=subscription is not None)
+            card = await fresh_card(services, command["channel_id"], project_id, name)
             await respond(**card.as_kwargs(), response_type="ephemeral")
         elif parsed.verb == "watch":
             await watching.watch(services, client, parsed, command, respond)

@@ -12,8 +12,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import ActionId, CardRef, DeploymentRef, read_value
 from bot.errors import UserFacingError
 from bot.services import Services
-from formatters.deployment import render_deployment_card, render_deployment_details, render_details_loading
-from formatters.feedback import render_error_view
+from formatters.deployment import render_deployment_details, render_details_error, render_details_loading
+from handlers.cards import fresh_card
 from handlers.errors import replies_on_error
 
 
@@ -25,14 +25,13 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_refresh(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(CardRef, body)
-        deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-        subscription = await services.store.watching(body["channel"]["id"], ref.project_id, ref.name)
-        card = render_deployment_card(
-            deployment,
-            services.clock(),
+        card = await fresh_card(
+            services,
+            body["channel"]["id"],
+            ref.project_id,
+            ref.name,
             shared_by=ref.shared_by,
             in_channel=ref.in_channel,
-            watching=subscription is not None,
         )
         await respond(**card.as_kwargs(), replace_original=True)
 
@@ -41,8 +40,9 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_share(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(CardRef, body)
-        deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-        card = render_deployment_card(deployment, services.clock(), shared_by=body["user"]["id"])
+        card = await fresh_card(
+            services, body["channel"]["id"], ref.project_id, ref.name, shared_by=body["user"]["id"]
+        )
         # Posting through response_url works in any channel the command ran in, member or not.
         await respond(**card.as_kwargs(), response_type="in_channel", replace_original=False)
         await respond(delete_original=True)
@@ -60,7 +60,7 @@ def register(app: AsyncApp, services: Services) -> None:
             deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
             view = render_deployment_details(deployment)
         except UserFacingError as error:
-            view = render_error_view(error.user_message)
+            view = render_details_error(error.user_message)
         await client.views_update(view_id=opened["view"]["id"], view=view)
 
     @app.action(ActionId.SHOW_CARD)
@@ -68,9 +68,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_show_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(DeploymentRef, body)
-        deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-        subscription = await services.store.watching(body["channel"]["id"], ref.project_id, ref.name)
-        card = render_deployment_card(deployment, services.clock(), watching=subscription is not None)
+        card = await fresh_card(services, body["channel"]["id"], ref.project_id, ref.name)
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)
 
     @app.action(ActionId.OPEN_ADDRESS)

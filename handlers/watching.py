@@ -22,6 +22,7 @@ from formatters.subscriptions import (
     render_watch_result,
     render_watching,
 )
+from handlers.cards import fresh_card
 from handlers.errors import replies_on_error
 
 WATCH_USAGE = "`/inference watch my-instance` (or `--all`)"
@@ -156,9 +157,5 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_alert_refresh(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(DeploymentRef, body)
-        deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-        subscription = await services.store.watching(body["channel"]["id"], ref.project_id, ref.name)
-        card = render_deployment_card(
-            deployment, services.clock(), in_channel=True, watching=subscription is not None
-        )
+        card = await fresh_card(services, body["channel"]["id"], ref.project_id, ref.name, in_channel=True)
         await respond(**card.as_kwargs(), replace_original=True)
