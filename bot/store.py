@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Connection,
     DateTime,
@@ -91,7 +92,7 @@ class DeploymentStateRow(Base):
     problem: Mapped[bool] = mapped_column(Boolean, default=False)
     changes: Mapped[list[str]] = mapped_column(JSON, default=list)
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
-    episode: Mapped[int] = mapped_column(Integer, default=0)
+    episode: Mapped[int] = mapped_column(BigInteger, default=0)
     episode_open: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -116,7 +117,7 @@ class TransitionRow(Base):
     old_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
     new_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    episode: Mapped[int] = mapped_column(Integer, default=0)
+    episode: Mapped[int] = mapped_column(BigInteger, default=0)
     problem: Mapped[bool] = mapped_column(Boolean, default=False)
     recovery: Mapped[bool] = mapped_column(Boolean, default=False)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -147,7 +148,7 @@ class ThreadRow(Base):
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     ts: Mapped[str] = mapped_column(String(32))
 

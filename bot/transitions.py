@@ -138,6 +138,12 @@ class ProjectDiff:
     deleted: list[str] = field(default_factory=list)
 
 
+def new_episode(now: datetime) -> int:
+    """An episode id: the opening time in milliseconds. Unique per deployment even when its state is
+    forgotten (deleted and created again, unwatched and watched again), so an old thread is never reused."""
+    return int(now.timestamp() * 1000)
+
+
 def detect_transitions(
     project_id: int,
     previous: Mapping[str, Tracked],
@@ -174,7 +180,7 @@ def detect_transitions(
                 at=now,
                 old_status=before.snapshot.status,
                 snapshot=before.snapshot,
-                episode=before.episode if before.episode_open else before.episode + 1,
+                episode=before.episode if before.episode_open else new_episode(now),
                 problem=True,
                 offline=offline,
             )
@@ -192,7 +198,8 @@ def _first_sighting(
     )
     if not announce:
         return tracked, []
-    tracked = replace(tracked, episode=1, episode_open=True)
+    episode = new_episode(now)
+    tracked = replace(tracked, episode=episode, episode_open=True)
     created = Transition(
         project_id=project_id,
         name=snapshot.name,
@@ -200,7 +207,7 @@ def _first_sighting(
         at=now,
         new_status=snapshot.status,
         snapshot=snapshot,
-        episode=1,
+        episode=episode,
         problem=tracked.problem,
     )
     return tracked, [created]
@@ -226,7 +233,7 @@ def _next_sighting(
     problem = snapshot.errored or snapshot.degraded or stuck_alerted
     recovery = before.problem and not problem
 
-    episode = before.episode if before.episode_open else before.episode + 1
+    episode = before.episode if before.episode_open else new_episode(now)
 
     base = Transition(
         project_id=project_id,

@@ -124,7 +124,7 @@ async def test_states_round_trip_and_baseline(store: Store) -> None:
         ),
         unsettled_since=NOW - timedelta(minutes=3),
         changes=(NOW - timedelta(minutes=1), NOW),
-        episode=2,
+        episode=1_795_694_400_000,  # episode ids are opening times in milliseconds
         episode_open=True,
     )
     await store.record_poll(1, ProjectDiff(tracked={"a-one": tracked}), ["a-one"], NOW)
@@ -177,6 +177,8 @@ async def test_threads_are_remembered_per_channel_and_episode(store: Store) -> N
     await store.save_thread("C1", 1, "my-instance", 1, "episode", "100.1")
     await store.save_thread("C1", 1, "my-instance", 1, "episode", "100.1")
     assert await store.thread("C1", 1, "my-instance", 1, "episode") == "100.1"
+    await store.save_thread("C1", 1, "my-instance", 1_795_694_400_000, "episode", "200.1")
+    assert await store.thread("C1", 1, "my-instance", 1_795_694_400_000, "episode") == "200.1"
     assert await store.thread("C1", 1, "my-instance", 2, "episode") is None
 
 

@@ -62,7 +62,7 @@ def test_rollout_deploying_partial_active_is_one_episode() -> None:
     # One more poll of ACTIVE closes the rollout; the next change opens a new one.
     assert poller.kinds(snap("ACTIVE")) == []
     assert not poller.tracked["my-instance"].episode_open
-    assert poller.poll(snap("DEPLOYING")).transitions[0].episode == episode + 1
+    assert poller.poll(snap("DEPLOYING")).transitions[0].episode > episode
 
 
 def test_scale_to_zero_is_routine_not_a_problem() -> None:
@@ -109,6 +109,15 @@ def test_degraded_and_recovered_while_active() -> None:
     assert [(t.kind, t.problem) for t in degraded] == [(AlertKind.DEGRADED, True)]
     assert poller.kinds(snap("ACTIVE", ready=1, total=3, min_ready=2)) == []
     assert poller.kinds(snap("ACTIVE", ready=3, total=3, min_ready=2)) == [AlertKind.RECOVERED]
+
+
+def test_a_deployment_created_again_opens_a_new_episode() -> None:
+    poller = Poller(snap("ACTIVE"))
+    first = poller.poll(snap("DEPLOYING")).transitions[0].episode
+    poller.poll(None)
+    again = poller.poll(snap("DEPLOYING")).transitions
+    assert [t.kind for t in again] == [AlertKind.CREATED]
+    assert again[0].episode > first
 
 
 def test_deleted_when_absent_from_the_list() -> None:
