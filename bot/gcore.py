@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import UserFacingError
 from bot.models import (
@@ -43,7 +43,6 @@ MAX_CONCURRENT_REQUESTS = 50
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-PageT = TypeVar("PageT", DeploymentPage, DeploymentStatusPage)
 
 
 class GcoreError(UserFacingError):
@@ -181,8 +180,8 @@ class GcoreClient:
             transport=transport,
         )
         self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
-        # The last status page parsed per (project, offset), by the digest of its bytes.
-        self._pages: dict[tuple[int, int], tuple[bytes, BaseModel]] = {}
+        # Each project's pages at its last listing: digest of the bytes, items on the page, count.
+        self._page_shapes: dict[int, list[tuple[bytes, int, int]]] = {}
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
@@ -199,25 +198,28 @@ class GcoreClient:
 
     async def list_deployments(self, project_id: int, page_size: int = MAX_PAGE_SIZE) -> list[Deployment]:
         """Every deployment of the project, following ``limit``/``offset`` pages to the end."""
-        return [
-            d for page in await self._all_pages(project_id, DeploymentPage, page_size) for d in page.results
-        ]
+        responses, _ = await self._all_pages(project_id, page_size)
+        return [d for r in responses for d in _parse(r, DeploymentPage).results]
 
-    async def list_deployment_statuses(
-        self, project_id: int, page_size: int = MAX_PAGE_SIZE
-    ) -> list[DeploymentStatusView]:
-        """Every deployment's name, status and containers: the list endpoint read for the watcher.
+    async def poll_deployment_statuses(
+        self, project_id: int, *, force: bool = False, page_size: int = MAX_PAGE_SIZE
+    ) -> list[DeploymentStatusView] | None:
+        """Every deployment's name, status and containers, or None when every page is byte for byte what
+        the previous listing of the project got (unless ``force``).
 
-        A page whose bytes are the same as at the last poll is not parsed again: most polls change
-        nothing, and parsing is most of a poll's CPU (docs/performance.md).
+        Most polls change nothing, and parsing is most of a poll's CPU (docs/performance.md): an unchanged
+        project costs one digest per page.
         """
-        pages = await self._all_pages(project_id, DeploymentStatusPage, page_size, reuse=True)
-        return [d for page in pages for d in page.results]
+        responses, unchanged = await self._all_pages(project_id, page_size)
+        if unchanged and not force:
+            return None
+        return [d for r in responses for d in _parse(r, DeploymentStatusPage).results]
 
-    async def _all_pages(
-        self, project_id: int, model: type[PageT], page_size: int, *, reuse: bool = False
-    ) -> list[PageT]:
-        pages: list[PageT] = []
+    async def _all_pages(self, project_id: int, page_size: int) -> tuple[list[httpx.Response], bool]:
+        """Every page of the project's list as raw answers, and whether all equal the previous listing's."""
+        known = self._page_shapes.get(project_id, [])
+        responses: list[httpx.Response] = []
+        shapes: list[tuple[bytes, int, int]] = []
         seen = 0
         while True:
             response = await self._request(
@@ -225,21 +227,19 @@ class GcoreClient:
             )
             if response.status_code == 404:
                 raise ProjectNotFound(project_id)
-            page = self._reused(project_id, seen, response, model) if reuse else _parse(response, model)
-            pages.append(page)
-            seen += len(page.results)
-            if not page.results or seen >= page.count:
-                return pages
-
-    def _reused(self, project_id: int, offset: int, response: httpx.Response, model: type[PageT]) -> PageT:
-        digest = hashlib.blake2b(response.content, digest_size=16).digest()
-        key = (project_id, offset)
-        cached = self._pages.get(key)
-        if cached is not None and cached[0] == digest and isinstance(cached[1], model):
-            return cached[1]
-        page = _parse(response, model)
-        self._pages[key] = (digest, page)
-        return page
+            digest = hashlib.blake2b(response.content, digest_size=16).digest()
+            index = len(responses)
+            if index < len(known) and known[index][0] == digest:
+                returned, count = known[index][1], known[index][2]
+            else:
+                page = _parse(response, _PageShape)
+                returned, count = len(page.results), page.count
+            responses.append(response)
+            shapes.append((digest, returned, count))
+            seen += returned
+            if not returned or seen >= count:
+                self._page_shapes[project_id] = shapes
+                return responses, shapes == known
 
     async def start_deployment(self, project_id: int, name: str) -> None:
         """Ask Gcore to start (deploy) a stopped deployment."""
@@ -313,6 +313,17 @@ class GcoreClient:
             if 400 <= status < 500 and status != 404:
                 raise GcoreRequestRejected(status, _api_message(response))
             return response
+
+
+class _Skipped(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _PageShape(BaseModel):
+    """How many items a page holds and how many exist, without reading the items."""
+
+    count: int
+    results: list[_Skipped]
 
 
 def _deployments_path(project_id: int) -> str:

@@ -99,6 +99,12 @@ class Tracked:
     episode: int = 0
     episode_open: bool = False
 
+    @property
+    def waiting_on_time(self) -> bool:
+        """Whether a later poll may alert although nothing changed: a possible stuck, the end of flapping,
+        or an episode to close."""
+        return self.unsettled_since is not None or self.flapping or bool(self.changes) or self.episode_open
+
 
 @dataclass(frozen=True)
 class Transition:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from bot.gcore import GcoreClient, GcoreError
 from bot.notifier import Notifier
 from bot.store import Store
-from bot.transitions import Snapshot, Tracked, WatchRules, detect_transitions
+from bot.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,11 @@ class Watcher:
 
     async def _poll_project(self, project_id: int) -> int | None:
         """Poll one project; the number of transitions recorded, None when Gcore failed."""
+        # A project this process has not polled yet, polled by an earlier run more than an interval ago:
+        # whatever changed since happened while the bot was down.
+        first_here = project_id not in self._memory
         try:
-            deployments = await self._gcore.list_deployment_statuses(project_id)
+            deployments = await self._gcore.poll_deployment_statuses(project_id, force=first_here)
         except GcoreError as error:
             now = self._clock()
             log.warning("polling project %d failed: %s", project_id, error)
@@ -94,23 +97,27 @@ class Watcher:
                 )
             return None
         now = self._clock()
-        # A project this process has not polled yet, polled by an earlier run more than an interval ago:
-        # whatever changed since happened while the bot was down.
-        first_here = project_id not in self._memory
         if first_here:
             self._memory[project_id] = await self._store.load_project(project_id)
         previous, last_polled = self._memory[project_id]
-        current = {d.name: Snapshot.of(d) for d in deployments}
-        diff = detect_transitions(
-            project_id,
-            previous,
-            current,
-            now,
-            self._rules,
-            baseline=last_polled is None,
-            offline=first_here and last_polled is not None and now - last_polled > self._interval,
-        )
-        changed = [name for name, tracked in diff.tracked.items() if previous.get(name) != tracked]
+        if deployments is None and not any(tracked.waiting_on_time for tracked in previous.values()):
+            # Byte for byte the last answer, and no rule waits on the clock: nothing can have happened.
+            diff, changed = ProjectDiff(tracked=dict(previous)), []
+        else:
+            if deployments is None:
+                current = {name: tracked.snapshot for name, tracked in previous.items()}
+            else:
+                current = {d.name: Snapshot.of(d) for d in deployments}
+            diff = detect_transitions(
+                project_id,
+                previous,
+                current,
+                now,
+                self._rules,
+                baseline=last_polled is None,
+                offline=first_here and last_polled is not None and now - last_polled > self._interval,
+            )
+            changed = [name for name, tracked in diff.tracked.items() if previous.get(name) != tracked]
         recorded = await self._store.record_poll(project_id, diff, changed, now)
         self._memory[project_id] = (diff.tracked, now)
         return len(recorded)

@@ -152,3 +152,25 @@ async def test_start_and_stop_post_without_body(client: GcoreClient, gcore: Fake
     await client.start_deployment(1, "my-instance")
     assert [r.method for r in gcore.requests] == ["POST", "POST"]
     assert gcore.requests[-1].path.endswith("/my-instance/start")
+
+
+async def test_server_capped_pages_are_followed(client: GcoreClient, gcore: FakeGcore) -> None:
+    for i in range(4):
+        gcore.put(seed_deployment(name=f"extra-{i}"))
+    gcore.set_page_cap(2)
+    gcore.clear_requests()
+    assert len(await client.list_deployments(1)) == 5
+    assert [r.query["offset"] for r in gcore.requests] == ["0", "2", "4"]
+
+
+async def test_poll_reports_an_unchanged_project_without_parsing_it(
+    client: GcoreClient, gcore: FakeGcore
+) -> None:
+    first = await client.poll_deployment_statuses(1)
+    assert first is not None and [d.name for d in first] == ["my-instance"]
+    assert await client.poll_deployment_statuses(1) is None
+    forced = await client.poll_deployment_statuses(1, force=True)
+    assert forced is not None and forced[0].status == "ACTIVE"
+    gcore.set_status(1, "my-instance", "DISABLED")
+    changed = await client.poll_deployment_statuses(1)
+    assert changed is not None and changed[0].status == "DISABLED"

@@ -174,3 +174,14 @@ def test_unknown_status_changes_are_still_transitions() -> None:
     assert [(t.kind, t.new_status) for t in poller.poll(snap("HIBERNATING")).transitions] == [
         (AlertKind.CHANGED, "HIBERNATING")
     ]
+
+
+def test_only_clock_dependent_state_waits_on_time() -> None:
+    poller = Poller(snap("ACTIVE"))
+    assert not poller.tracked["my-instance"].waiting_on_time
+    poller.poll(snap("DEPLOYING"))
+    assert poller.tracked["my-instance"].waiting_on_time  # may become stuck
+    poller.poll(snap("ACTIVE"))
+    assert poller.tracked["my-instance"].waiting_on_time  # the rollout closes on the next poll
+    poller.poll(snap("ACTIVE"), after=timedelta(minutes=11))
+    assert not poller.tracked["my-instance"].waiting_on_time
