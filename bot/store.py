@@ -333,13 +333,7 @@ class Store:
     ) -> tuple[Subscription, SubscribeOutcome]:
         """Add a subscription, resume a paused one, or change the options of an existing one."""
         with self._sessions.begin() as session:
-            row = session.scalars(
-                select(SubscriptionRow).where(
-                    SubscriptionRow.channel_id == channel_id,
-                    SubscriptionRow.project_id == project_id,
-                    SubscriptionRow.target == target,
-                )
-            ).one_or_none()
+            row = self._find_subscription(session, channel_id, project_id, target)
             if row is None:
                 row = SubscriptionRow(
                     channel_id=channel_id,
@@ -366,13 +360,7 @@ class Store:
     def unsubscribe(self, channel_id: str, project_id: int, target: str) -> Subscription | None:
         """Remove a subscription; the removed one, or None when there was none."""
         with self._sessions.begin() as session:
-            row = session.scalars(
-                select(SubscriptionRow).where(
-                    SubscriptionRow.channel_id == channel_id,
-                    SubscriptionRow.project_id == project_id,
-                    SubscriptionRow.target == target,
-                )
-            ).one_or_none()
+            row = self._find_subscription(session, channel_id, project_id, target)
             return self._remove_subscription(session, row)
 
     @_threaded
@@ -381,6 +369,18 @@ class Store:
         with self._sessions.begin() as session:
             row = session.get(SubscriptionRow, subscription_id)
             return self._remove_subscription(session, row if row and row.channel_id == channel_id else None)
+
+    @staticmethod
+    def _find_subscription(
+        session: Session, channel_id: str, project_id: int, target: str
+    ) -> SubscriptionRow | None:
+        return session.scalars(
+            select(SubscriptionRow).where(
+                SubscriptionRow.channel_id == channel_id,
+                SubscriptionRow.project_id == project_id,
+                SubscriptionRow.target == target,
+            )
+        ).one_or_none()
 
     @staticmethod
     def _remove_subscription(session: Session, row: SubscriptionRow | None) -> Subscription | None:

@@ -13,6 +13,7 @@ from bot.actions import ActionId, DeploymentRef, SubscriptionRef, read_value
 from bot.channels import ensure_channel_access
 from bot.commands import ONLY_PROBLEMS, ParsedCommand, deployment_name_arg, resolve_project
 from bot.errors import BadArgument
+from bot.models import Deployment
 from bot.services import Services
 from bot.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome
 from formatters.deployment import render_deployment_card
@@ -57,21 +58,51 @@ async def watch(
     target = _target(parsed, WATCH_USAGE)
     only_problems = _only_problems(parsed)
     project_id = resolve_project(parsed.project_id, services.settings.gcore_cloud_project_id)
-    await ensure_channel_access(client, command["channel_id"])
-    if target != ALL_DEPLOYMENTS:
-        await services.gcore.get_deployment(project_id, target)
-    subscription, outcome = await services.store.subscribe(
+    _, announcement = await _subscribe(
+        services,
+        client,
         channel_id=command["channel_id"],
+        user_id=command["user_id"],
         project_id=project_id,
         target=target,
         only_problems=only_problems,
         flat="--flat" in parsed.switches,
-        created_by=command["user_id"],
+    )
+    await respond(**announcement)
+
+
+async def _subscribe(
+    services: Services,
+    client: AsyncWebClient,
+    *,
+    channel_id: str,
+    user_id: str,
+    project_id: int,
+    target: str,
+    only_problems: bool,
+    flat: bool,
+) -> tuple[Deployment | None, dict[str, Any]]:
+    """Check the channel and the deployment, then subscribe.
+
+    Returns the deployment (None for ``--all``) and the reply announcing it, as ``respond`` arguments:
+    visible in the channel when something changed, to the asker alone otherwise.
+    """
+    await ensure_channel_access(client, channel_id)
+    deployment = None
+    if target != ALL_DEPLOYMENTS:
+        deployment = await services.gcore.get_deployment(project_id, target)
+    subscription, outcome = await services.store.subscribe(
+        channel_id=channel_id,
+        project_id=project_id,
+        target=target,
+        only_problems=only_problems,
+        flat=flat,
+        created_by=user_id,
         now=services.clock(),
     )
-    reply = render_watch_result(subscription, outcome, command["user_id"])
+    reply = render_watch_result(subscription, outcome, user_id)
     visibility = "ephemeral" if outcome is SubscribeOutcome.UNCHANGED else "in_channel"
-    await respond(**reply.as_kwargs(), response_type=visibility)
+    return deployment, {**reply.as_kwargs(), "response_type": visibility, "replace_original": False}
 
 
 async def unwatch(
@@ -114,23 +145,20 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         ref = read_value(DeploymentRef, body)
-        channel_id, user_id = body["channel"]["id"], body["user"]["id"]
-        await ensure_channel_access(client, channel_id)
-        deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-        subscription, outcome = await services.store.subscribe(
-            channel_id=channel_id,
+        deployment, announcement = await _subscribe(
+            services,
+            client,
+            channel_id=body["channel"]["id"],
+            user_id=body["user"]["id"],
             project_id=ref.project_id,
             target=ref.name,
             only_problems=False,
             flat=False,
-            created_by=user_id,
-            now=services.clock(),
         )
-        card = render_deployment_card(deployment, services.clock(), watching=True)
-        await respond(**card.as_kwargs(), replace_original=True)
-        reply = render_watch_result(subscription, outcome, user_id)
-        visibility = "ephemeral" if outcome is SubscribeOutcome.UNCHANGED else "in_channel"
-        await respond(**reply.as_kwargs(), response_type=visibility, replace_original=False)
+        if deployment is not None:
+            card = render_deployment_card(deployment, services.clock(), watching=True)
+            await respond(**card.as_kwargs(), replace_original=True)
+        await respond(**announcement)
 
     @app.action(ActionId.UNWATCH_DEPLOYMENT)
     @replies_on_error
