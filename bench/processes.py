@@ -14,6 +14,7 @@ import httpx
 
 from bench.remote import GCORE_KEY, RemoteFakes
 from tests.fakes.slack_requests import form_body, signed_headers, slash_command
+from tests.processes import stop_process
 
 BOT_TOKEN = "xoxb-bench-bot-token"
 SIGNING_SECRET = "bench-signing-secret"
@@ -43,12 +44,7 @@ class BotProcess:
 
     def stop(self) -> None:
         """Stop the process, killing it if it does not stop in time."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
+        stop_process(self.process, timeout=15)
 
 
 def start(module: str, fakes: RemoteFakes, workdir: Path, **extra: str) -> BotProcess:

@@ -25,6 +25,7 @@ from tests.fakes.slack_requests import (
     signed_headers,
     slash_command,
 )
+from tests.processes import stop_process
 
 BOT_TOKEN = "xoxb-test-bot-token-7f3a"
 APP_TOKEN = "xapp-test-app-token-91c2"
@@ -108,12 +109,7 @@ class RunningBot:
         return wait_for(posted, timeout=timeout)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
         self.http.close()
 
 
