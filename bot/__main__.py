@@ -12,12 +12,15 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
+from bot.channel_pauses import ChannelPauses
 from bot.config import Settings, SettingsError, load_settings
-from bot.notifier import Notifier
+from bot.notifier import POST_TIMEOUT_SECONDS, Notifier
 from bot.services import Services
+from bot.slack_auth import StartupError, check_slack_token
+from bot.store import DatabaseInUse
 from bot.transitions import WatchRules
 from bot.watcher import Watcher
 from bot.web import create_web_app
@@ -41,46 +44,30 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-# auth.test errors that mean the bot token itself is wrong, not that Slack is unreachable.
-_BAD_TOKEN_ERRORS = frozenset(
-    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
-)
-
-
-class StartupError(Exception):
-    """The bot cannot run as configured; the message says which setting to fix."""
-
-
-async def check_slack_token(app: AsyncApp) -> None:
-    """Fail fast on a rejected bot token; only warn when Slack cannot be reached right now."""
-    try:
-        identity = await app.client.auth_test()
-    except SlackApiError as error:
-        code = error.response.get("error", "")
-        if code in _BAD_TOKEN_ERRORS:
-            raise StartupError(f"Slack rejected SLACK_BOT_TOKEN ({code})") from None
-        log.warning("Slack auth.test failed (%s); starting anyway", code)
-    except (SlackClientError, OSError) as error:
-        log.warning(
-            "could not reach Slack to check the bot token (%s); starting anyway", type(error).__name__
-        )
-    else:
-        log.info("signed in to Slack team %s as %s", identity.get("team"), identity.get("user"))
-
-
 def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler, asyncio.Task[None]]:
-    """The watcher on its APScheduler schedule, and the notifier's delivery loop beside it."""
+    """The watcher on its APScheduler schedule, the notifier's delivery loop beside it, and the recheck of
+    paused channels."""
     settings = services.settings
+    # Alerts are posted by a client without slack_sdk's retry handlers: a retried post that had reached
+    # Slack would be a double, which only the notifier's own lookup can rule out.
+    poster = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=str(settings.slack_api_url),
+        timeout=POST_TIMEOUT_SECONDS,
+        retry_handlers=[],
+    )
+    pauses = ChannelPauses(poster, services.store, recheck_seconds=settings.paused_channel_recheck_seconds)
     notifier = Notifier(
-        app.client,
+        poster,
         services.store,
         services.health,
         clock=services.clock,
         stuck_after_seconds=settings.stuck_after_seconds,
+        pauses=pauses,
     )
     interval = timedelta(seconds=settings.watch_interval_seconds)
     watcher = Watcher(
-        services.gcore,
+        services.watch_gcore,
         services.store,
         notifier,
         clock=services.clock,
@@ -88,6 +75,11 @@ def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler,
         interval=interval,
         outage_alert_after=settings.gcore_outage_alert_after,
     )
+
+    async def recheck_paused_channels() -> None:
+        if await services.store.lead():
+            await pauses.resume_reachable()
+
     scheduler = AsyncIOScheduler()
     scheduler.add_job(
         watcher.run_cycle,
@@ -98,6 +90,14 @@ def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler,
         misfire_grace_time=None,
         next_run_time=datetime.now(UTC),
     )
+    scheduler.add_job(
+        recheck_paused_channels,
+        IntervalTrigger(seconds=settings.paused_channel_recheck_seconds),
+        id="paused-channels",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
     scheduler.start()
     delivery = asyncio.create_task(notifier.run_forever(), name="notifier")
     return scheduler, delivery
@@ -105,9 +105,12 @@ def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler,
 
 async def serve(settings: Settings) -> None:
     """Run the bot until it is stopped."""
-    services = Services.from_settings(settings)
+    try:
+        services = Services.from_settings(settings)
+    except DatabaseInUse as error:
+        raise StartupError(str(error)) from None
     app = create_app(settings, services)
-    await check_slack_token(app)
+    await check_slack_token(app.client)
     scheduler, delivery = start_watching(app, services)
     web = create_web_app(
         app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     watch_interval_seconds: float = Field(default=30.0, gt=0)
     stuck_after_seconds: int = Field(default=900, gt=0)
     gcore_outage_alert_after: int = Field(default=3, ge=1)
+    gcore_request_deadline_seconds: float = Field(default=15.0, gt=0)
+    paused_channel_recheck_seconds: int = Field(default=3600, ge=1)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

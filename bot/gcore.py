@@ -12,8 +12,8 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -23,8 +23,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.errors import UserFacingError
 from bot.models import (
     Deployment,
-    DeploymentPage,
-    DeploymentStatusPage,
     DeploymentStatusView,
     LogEntry,
     LogPage,
@@ -40,6 +38,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # O(queued × connections) per event: under a slow Gcore that took half the bot's CPU (docs/performance.md).
 # Waiting on a semaphore instead is O(1), and the pool timeout no longer counts the wait.
 MAX_CONCURRENT_REQUESTS = 50
+# A whole answer must arrive within this, however slowly it trickles in: httpx's timeouts are per read.
+REQUEST_DEADLINE_SECONDS = 15.0
+# Whatever a listing's count claims, no more pages than this are read (100,000 deployments at 1000 a page).
+MAX_LIST_PAGES = 100
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -114,6 +116,20 @@ class GcoreInvalidResponse(GcoreError):
         return f"invalid Gcore response: {self.detail}"
 
 
+class GcoreIncompleteListing(GcoreError):
+    """The pages of a listing do not add up to the ``count`` they claim, or do not end."""
+
+    def __init__(self, project_id: int, detail: str) -> None:
+        super().__init__(
+            f"Gcore's list of deployments in project {project_id} came back incomplete; try again in a minute."
+        )
+        self.project_id = project_id
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"incomplete listing of project {self.project_id}: {self.detail}"
+
+
 class GcoreRequestRejected(GcoreError):
     """Gcore refused the request (a 4xx other than 401, 403, 404, 429)."""
 
@@ -159,6 +175,37 @@ def _api_message(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
+@dataclass(frozen=True)
+class PageShape:
+    """What a caller remembers of one page of a listing: a digest of its bytes, its items and its count."""
+
+    digest: bytes
+    items: int
+    count: int
+
+
+@dataclass(frozen=True)
+class UnreadableItem:
+    """An item of a listing that does not parse: its name when that much is readable, and why."""
+
+    position: int
+    name: str | None
+    cause: str
+
+
+@dataclass
+class StatusListing:
+    """A project's listing as the watcher reads it.
+
+    ``deployments`` is None when every page is byte for byte what ``known`` describes; ``pages`` describes
+    this listing, for the caller to pass back next time.
+    """
+
+    pages: tuple[PageShape, ...]
+    deployments: list[DeploymentStatusView] | None
+    unreadable: list[UnreadableItem] = field(default_factory=list)
+
+
 class GcoreClient:
     """Async client of the inference deployment endpoints."""
 
@@ -169,6 +216,8 @@ class GcoreClient:
         *,
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline: float = REQUEST_DEADLINE_SECONDS,
+        max_in_flight: int = MAX_CONCURRENT_REQUESTS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -176,12 +225,11 @@ class GcoreClient:
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"APIKey {api_key}", "Accept": "application/json"},
             timeout=timeout,
-            limits=httpx.Limits(max_connections=MAX_CONCURRENT_REQUESTS, max_keepalive_connections=20),
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=20),
             transport=transport,
         )
-        self._in_flight = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
-        # Each project's pages at its last listing: digest of the bytes, items on the page, count.
-        self._page_shapes: dict[int, list[tuple[bytes, int, int]]] = {}
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._deadline = deadline
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
@@ -191,55 +239,99 @@ class GcoreClient:
 
     async def get_deployment(self, project_id: int, name: str) -> Deployment:
         """One deployment; ``DeploymentNotFound`` when the project has none of that name."""
+        return await self._get_one(project_id, name, Deployment)
+
+    async def get_deployment_status(self, project_id: int, name: str) -> DeploymentStatusView:
+        """The watcher's view of one deployment; ``DeploymentNotFound`` when it does not exist."""
+        return await self._get_one(project_id, name, DeploymentStatusView)
+
+    async def _get_one(self, project_id: int, name: str, model: type[ModelT]) -> ModelT:
         response = await self._request("GET", f"{_deployments_path(project_id)}/{quote(name, safe='')}")
         if response.status_code == 404:
             raise DeploymentNotFound(project_id, name)
-        return _parse(response, Deployment)
+        return _parse(response, model)
 
     async def list_deployments(self, project_id: int, page_size: int = MAX_PAGE_SIZE) -> list[Deployment]:
-        """Every deployment of the project, following ``limit``/``offset`` pages to the end."""
-        responses, _ = await self._all_pages(project_id, page_size)
-        return [d for r in responses for d in _parse(r, DeploymentPage).results]
+        """Every deployment of the project, following ``limit``/``offset`` pages to the end.
 
-    async def poll_deployment_statuses(
-        self, project_id: int, *, force: bool = False, page_size: int = MAX_PAGE_SIZE
-    ) -> list[DeploymentStatusView] | None:
-        """Every deployment's name, status and containers, or None when every page is byte for byte what
-        the previous listing of the project got (unless ``force``).
+        Items that do not parse are left out (and logged), so one odd deployment does not hide the rest.
+        """
+        responses, _ = await self._all_pages(project_id, page_size, ())
+        deployments: list[Deployment] = []
+        for response in responses:
+            items, unreadable = _parse_items(response, Deployment, len(deployments))
+            for item in unreadable:
+                log.warning(
+                    "project %d: left an unreadable deployment out of a list (%s)", project_id, item.cause
+                )
+            deployments.extend(items)
+        return deployments
+
+    async def list_statuses(
+        self, project_id: int, known: Sequence[PageShape] = (), page_size: int = MAX_PAGE_SIZE
+    ) -> StatusListing:
+        """Every deployment's name, status and containers, or no deployments when every page is byte for
+        byte the one ``known`` describes.
 
         Most polls change nothing, and parsing is most of a poll's CPU (docs/performance.md): an unchanged
-        project costs one digest per page.
+        project costs one digest per page. What ``known`` describes belongs to the caller, so a user's
+        ``/inference list`` never makes the watcher believe nothing changed.
         """
-        responses, unchanged = await self._all_pages(project_id, page_size)
-        if unchanged and not force:
-            return None
-        return [d for r in responses for d in _parse(r, DeploymentStatusPage).results]
+        responses, pages = await self._all_pages(project_id, page_size, known)
+        if known and pages == tuple(known):
+            return StatusListing(pages=pages, deployments=None)
+        deployments: list[DeploymentStatusView] = []
+        unreadable: list[UnreadableItem] = []
+        for response in responses:
+            items, skipped = _parse_items(response, DeploymentStatusView, len(deployments) + len(unreadable))
+            deployments.extend(items)
+            unreadable.extend(skipped)
+        return StatusListing(pages=pages, deployments=deployments, unreadable=unreadable)
 
-    async def _all_pages(self, project_id: int, page_size: int) -> tuple[list[httpx.Response], bool]:
-        """Every page of the project's list as raw answers, and whether all equal the previous listing's."""
-        known = self._page_shapes.get(project_id, [])
+    async def _all_pages(
+        self, project_id: int, page_size: int, known: Sequence[PageShape]
+    ) -> tuple[list[httpx.Response], tuple[PageShape, ...]]:
+        """Every page of the project's list as raw answers, with their shapes.
+
+        Raises ``GcoreIncompleteListing`` when the pages do not add up to their count: a page that repeats
+        the one before (``offset`` ignored), an empty page before the end, or more pages than the count
+        allows. The bound holds whatever the count claims.
+        """
         responses: list[httpx.Response] = []
-        shapes: list[tuple[bytes, int, int]] = []
+        pages: list[PageShape] = []
         seen = 0
+        max_pages = MAX_LIST_PAGES
         while True:
+            if len(pages) >= max_pages:
+                raise GcoreIncompleteListing(project_id, f"still short of its count after {len(pages)} pages")
             response = await self._request(
                 "GET", _deployments_path(project_id), params={"limit": page_size, "offset": seen}
             )
             if response.status_code == 404:
                 raise ProjectNotFound(project_id)
             digest = hashlib.blake2b(response.content, digest_size=16).digest()
-            index = len(responses)
-            if index < len(known) and known[index][0] == digest:
-                returned, count = known[index][1], known[index][2]
+            if pages and digest == pages[-1].digest:
+                raise GcoreIncompleteListing(project_id, f"page {len(pages) + 1} repeats the one before")
+            index = len(pages)
+            if index < len(known) and known[index].digest == digest:
+                page = known[index]
             else:
-                page = _parse(response, _PageShape)
-                returned, count = len(page.results), page.count
+                shape = _parse(response, _PageShape)
+                page = PageShape(digest, len(shape.results), shape.count)
+            if not pages:
+                # The first page's size is what the server really serves, whatever ``limit`` asked.
+                max_pages = min(MAX_LIST_PAGES, -(-page.count // max(page.items, 1)) + 1)
             responses.append(response)
-            shapes.append((digest, returned, count))
-            seen += returned
-            if not returned or seen >= count:
-                self._page_shapes[project_id] = shapes
-                return responses, shapes == known
+            pages.append(page)
+            seen += page.items
+            if not page.items or seen >= page.count:
+                break
+        counts = {page.count for page in pages}
+        if len(counts) != 1 or seen != pages[0].count:
+            raise GcoreIncompleteListing(
+                project_id, f"{seen} items in {len(pages)} pages for counts {sorted(counts)}"
+            )
+        return responses, tuple(pages)
 
     async def start_deployment(self, project_id: int, name: str) -> None:
         """Ask Gcore to start (deploy) a stopped deployment."""
@@ -279,8 +371,12 @@ class GcoreClient:
             attempt += 1
             last = attempt >= self._retry.attempts
             try:
-                async with self._in_flight:
+                async with self._in_flight, asyncio.timeout(self._deadline):
                     response = await self._http.request(method, path, params=params)
+            except TimeoutError:
+                raise GcoreUnavailable(
+                    f"no whole answer within {self._deadline:g} s on {method} {path}"
+                ) from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
                 if last:
                     raise GcoreUnavailable(f"{type(exc).__name__} on {method} {path}") from None
@@ -328,6 +424,38 @@ class _PageShape(BaseModel):
 
 def _deployments_path(project_id: int) -> str:
     return f"/cloud/v3/inference/{project_id}/deployments"
+
+
+class _RawPage(BaseModel):
+    """A page whose items are read one by one."""
+
+    count: int
+    results: list[Any]
+
+
+def _parse_items(
+    response: httpx.Response, model: type[ModelT], first_position: int
+) -> tuple[list[ModelT], list[UnreadableItem]]:
+    """A page's items that parse, and those that do not; a page that is not a listing at all raises."""
+    page = _parse(response, _RawPage)
+    items: list[ModelT] = []
+    unreadable: list[UnreadableItem] = []
+    for position, item in enumerate(page.results, start=first_position):
+        try:
+            items.append(model.model_validate(item))
+        except ValidationError as exc:
+            name = item.get("name") if isinstance(item, dict) else None
+            unreadable.append(
+                UnreadableItem(position, name if isinstance(name, str) else None, _validation_cause(exc))
+            )
+    return items, unreadable
+
+
+def _validation_cause(exc: ValidationError) -> str:
+    """Where and what kind of error, never the value: an item's fields are not ours to log."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "item"
+    return f"{where}: {first['type']}"
 
 
 def _parse(response: httpx.Response, model: type[ModelT]) -> ModelT:

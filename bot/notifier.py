@@ -1,9 +1,16 @@
 """Delivers recorded transitions to Slack: in order per channel, at most about one message a second per
-channel, each exactly once, even across a crash.
+channel, each exactly once, even across a crash, and each channel independently of the others.
 
-Exactly once: a delivery is marked ``sending`` before its post, and the post carries the delivery id in
-Slack message metadata. A delivery found ``sending`` after a restart is looked up in the channel (or thread)
-history by that id before anything is posted again.
+Exactly once:
+- only the leader delivers (with SQLite the one process that holds the file), and its claim of a delivery,
+  the move to ``sending`` before the post, is refused once another replica holds the leader lock;
+- the post carries the delivery id in Slack message metadata, and a delivery found ``sending`` (after a
+  restart, or a post whose answer was lost) is looked up in the channel (or thread) history by that id
+  before anything is posted again;
+- a ``sending`` delivery another process claimed is left alone until a post of that process could no
+  longer be in flight (``SENDING_GRACE``), so a new leader never races the old one's last post;
+- the client that posts has no retry handlers of its own: a retry inside slack_sdk would post again
+  without that lookup.
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,12 +26,13 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channel_pauses import DEFAULT_RECHECK_SECONDS, ChannelPauses
 from bot.health import Health
+from bot.slack_auth import TokenRecheck
 from bot.slack_errors import SlackFailure, SlackFailureKind, classify
-from bot.store import DeliveryJob, DeliveryState, Store
-from bot.subscriptions import ALL_DEPLOYMENTS
-from bot.transitions import AlertKind
-from formatters.alerts import render_alert, render_paused_notice
+from bot.store import DeliveryJob, DeliveryState, NotLeader, Store
+from bot.transitions import AlertKind, Transition
+from formatters.alerts import render_alert, render_compact_alert
 from formatters.blocks import Message
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,12 @@ MAX_ATTEMPTS = 5
 MAX_RATE_LIMIT_WAITS = 5
 # Channels served at once; each is paced by its own bucket, so this only bounds open requests to Slack.
 CHANNELS_AT_ONCE = 100
+# The posting client's timeout, and how long a delivery another process claimed is left alone: past it,
+# that process's post has landed or failed, and the history lookup tells which.
+POST_TIMEOUT_SECONDS = 15
+SENDING_GRACE = timedelta(seconds=POST_TIMEOUT_SECONDS + 5)
+# Slack's answers for a message it will not take as it is; the compact rendering is tried before giving up.
+TOO_LONG_ERRORS = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format"})
 
 
 class ChannelRateLimiter:
@@ -89,6 +102,10 @@ class DeliveryFailed(Exception):
         self.failure = failure
 
 
+class DeliveryDeferred(Exception):
+    """Another process may still be posting this delivery; the channel waits for a later round."""
+
+
 @dataclass
 class _Placement:
     """Where a delivery's message goes: a new message, a reply under ``thread_ts``, or an edit of ``edit_ts``."""
@@ -99,7 +116,7 @@ class _Placement:
 
 
 class Notifier:
-    """Sends open deliveries from the store to Slack."""
+    """Sends open deliveries from the store to Slack, one worker per channel with something to send."""
 
     def __init__(
         self,
@@ -109,15 +126,26 @@ class Notifier:
         *,
         clock: Callable[[], datetime],
         stuck_after_seconds: int,
+        pauses: ChannelPauses | None = None,
+        token: TokenRecheck | None = None,
         limiter: ChannelRateLimiter | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client, self._store, self._health, self._clock = client, store, health, clock
         self._stuck_after = stuck_after_seconds
+        self._pauses = pauses or ChannelPauses(client, store, recheck_seconds=DEFAULT_RECHECK_SECONDS)
+        self._token = token or TokenRecheck(client, health)
         self._limiter = limiter or ChannelRateLimiter()
         self._sleep = sleep
         self._wake = asyncio.Event()
-        self._lock = asyncio.Lock()
+        self._gate = asyncio.Semaphore(CHANNELS_AT_ONCE)
+        # Channels whose worker runs, and channels with news since their worker last read the store.
+        self._workers: dict[str, asyncio.Task[int]] = {}
+        self._dirty: set[str] = set()
+        # Deliveries this process moved to ``sending``: only its own need no grace before the lookup.
+        self._claimed: set[int] = set()
+        # With SQLite no other process can have claimed anything: the file lock keeps them out.
+        self._grace = SENDING_GRACE if store.backend == "postgresql" else timedelta(0)
 
     def wake(self) -> None:
         """Ask the delivery loop to run now."""
@@ -130,44 +158,76 @@ class Notifier:
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
             self._wake.clear()
             try:
-                await self.deliver_open()
+                if not self._health.ok:
+                    await self._token.wait_until_valid()
+                await self._dispatch()
             except Exception:
                 log.exception("delivery round failed; retrying on the next one")
 
     async def deliver_open(self) -> int:
-        """Deliver every open delivery; returns how many were completed."""
-        async with self._lock:
-            jobs = await self._store.open_deliveries()
-            by_channel: dict[str, list[DeliveryJob]] = defaultdict(list)
-            for job in jobs:
-                by_channel[job.channel_id].append(job)
-            gate = asyncio.Semaphore(CHANNELS_AT_ONCE)
+        """Deliver every open delivery and wait for it; returns how many were completed."""
+        started = await self._dispatch()
+        return sum(await asyncio.gather(*started))
 
-            async def channel_round(channel_jobs: list[DeliveryJob]) -> int:
-                async with gate:
-                    return await self._deliver_channel(channel_jobs)
+    async def _dispatch(self) -> list[asyncio.Task[int]]:
+        """Start a worker for each channel with open deliveries that has none; the workers started.
 
-            done = await asyncio.gather(
-                *(channel_round(channel_jobs) for channel_jobs in by_channel.values())
-            )
-            return sum(done)
+        A channel's worker reads and sends that channel's queue alone, so a channel waiting out a 429 or
+        a slow Slack holds up nobody else.
+        """
+        if not await self._store.lead():
+            return []
+        started = []
+        for channel_id in await self._store.open_delivery_channels():
+            self._dirty.add(channel_id)
+            if channel_id not in self._workers:
+                worker = asyncio.create_task(self._channel_worker(channel_id), name=f"deliver-{channel_id}")
+                self._workers[channel_id] = worker
+                started.append(worker)
+        return started
 
-    async def _deliver_channel(self, jobs: list[DeliveryJob]) -> int:
+    async def _channel_worker(self, channel_id: str) -> int:
+        delivered = 0
+        try:
+            async with self._gate:
+                # Reads again while the dispatcher saw news after the last read: nothing waits a round.
+                while channel_id in self._dirty:
+                    self._dirty.discard(channel_id)
+                    jobs = await self._store.open_deliveries(channel_id)
+                    done, finished = await self._deliver_channel(jobs)
+                    delivered += done
+                    if not finished:
+                        break
+        except Exception:
+            log.exception("delivering to %s failed; retrying on the next round", channel_id)
+        finally:
+            del self._workers[channel_id]
+        return delivered
+
+    async def _deliver_channel(self, jobs: list[DeliveryJob]) -> tuple[int, bool]:
+        """Deliver in order; how many were done, and whether the queue was worked through."""
         delivered = 0
         for job in jobs:
             if not self._health.ok:
-                return delivered
+                return delivered, False
             try:
                 await self._deliver(job)
             except ChannelUnavailable as unavailable:
-                await self._pause_channel(job.channel_id, unavailable.failure.code)
-                return delivered
+                if not await self._pauses.pause_if_gone(job.channel_id, unavailable.failure.code):
+                    await self._count_failure(job, unavailable.failure)
+                return delivered, False
             except DeliveryFailed as failed:
                 await self._count_failure(job, failed.failure)
                 # Later alerts of this channel wait, so the channel never sees them out of order.
-                return delivered
+                return delivered, False
+            except DeliveryDeferred:
+                log.info("delivery %d may still be in flight from another replica; waiting", job.id)
+                return delivered, False
+            except NotLeader:
+                log.warning("no longer the leader; leaving delivery %d to the replica that is", job.id)
+                return delivered, False
             delivered += 1
-        return delivered
+        return delivered, True
 
     async def _deliver(self, job: DeliveryJob) -> None:
         t = job.transition
@@ -175,18 +235,33 @@ class Notifier:
         if job.state is DeliveryState.POSTED and job.ts:
             await self._finish(job, job.ts, placement)
             return
-        alert = render_alert(
-            t, stuck_after_seconds=self._stuck_after, with_buttons=placement.thread_ts is None
-        )
+        if (
+            job.state is DeliveryState.SENDING
+            and job.id not in self._claimed
+            and self._clock() - job.updated_at < self._grace
+        ):
+            raise DeliveryDeferred()
+        alert = self._renderings(t, with_buttons=placement.thread_ts is None)
         if placement.edit_ts is not None:
             await self._update(job.channel_id, placement.edit_ts, alert)
             ts = placement.edit_ts
             if t.kind is AlertKind.STABLE:
-                note = render_alert(t, stuck_after_seconds=self._stuck_after, with_buttons=False)
+                note = self._renderings(t, with_buttons=False)
                 await self._post_once(job, note, thread_ts=placement.edit_ts)
         else:
             ts = await self._post_once(job, alert, thread_ts=placement.thread_ts)
         await self._finish(job, ts, placement)
+
+    def _renderings(
+        self, t: Transition, *, with_buttons: bool = True, as_parent: bool = False
+    ) -> list[Message]:
+        """The alert, then its compact form for when Slack refuses the full one."""
+        return [
+            render_alert(
+                t, stuck_after_seconds=self._stuck_after, with_buttons=with_buttons, as_parent=as_parent
+            ),
+            render_compact_alert(t, stuck_after_seconds=self._stuck_after),
+        ]
 
     async def _placement(self, job: DeliveryJob) -> _Placement:
         """Thread or not: project notices and flat subscriptions never thread; flapping edits one message."""
@@ -209,31 +284,41 @@ class Notifier:
                 job.channel_id, t.project_id, t.name, t.episode, placement.purpose, ts
             )
         elif placement.thread_ts is not None:
-            parent = render_alert(t, stuck_after_seconds=self._stuck_after, as_parent=True)
-            await self._update(job.channel_id, placement.thread_ts, parent)
+            await self._update(job.channel_id, placement.thread_ts, self._renderings(t, as_parent=True))
         await self._store.mark_delivery(job.id, DeliveryState.DONE, self._clock())
+        self._claimed.discard(job.id)
 
-    async def _post_once(self, job: DeliveryJob, message: Message, *, thread_ts: str | None) -> str:
+    async def _post_once(self, job: DeliveryJob, renderings: list[Message], *, thread_ts: str | None) -> str:
+        """Post the first rendering Slack takes, unless a post of this delivery is already in the channel."""
         if job.state is DeliveryState.SENDING:
             found = await self._find_earlier_post(job, thread_ts)
             if found is not None:
-                log.info("delivery %d was posted before a restart; not posting it again", job.id)
+                log.info("delivery %d was posted before; not posting it again", job.id)
                 await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=found)
                 return found
         await self._store.mark_delivery(job.id, DeliveryState.SENDING, self._clock(), thread_ts=thread_ts)
-        kwargs: dict[str, Any] = {
-            **message.as_kwargs(),
-            "channel": job.channel_id,
-            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": job.id}},
-            "unfurl_links": False,
-            "unfurl_media": False,
-        }
-        if thread_ts is not None:
-            kwargs.update(thread_ts=thread_ts, reply_broadcast=False)
-        response = await self._call("chat_postMessage", job.channel_id, **kwargs)
-        ts = str(response["ts"])
-        await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=ts)
-        return ts
+        self._claimed.add(job.id)
+        for message in renderings:
+            kwargs: dict[str, Any] = {
+                **message.as_kwargs(),
+                "channel": job.channel_id,
+                "metadata": {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": job.id}},
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+            if thread_ts is not None:
+                kwargs.update(thread_ts=thread_ts, reply_broadcast=False)
+            try:
+                response = await self._call("chat_postMessage", job.channel_id, **kwargs)
+            except DeliveryFailed as failed:
+                if failed.failure.code not in TOO_LONG_ERRORS or message is renderings[-1]:
+                    raise
+                log.warning("Slack refused delivery %d as %s; posting its compact form", job.id, failed)
+                continue
+            ts = str(response["ts"])
+            await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=ts)
+            return ts
+        raise AssertionError("no rendering to post")
 
     async def _find_earlier_post(self, job: DeliveryJob, thread_ts: str | None) -> str | None:
         """The ts of this delivery's message if a previous run posted it, found by its metadata."""
@@ -271,8 +356,16 @@ class Notifier:
                 return None
         return None
 
-    async def _update(self, channel_id: str, ts: str, message: Message) -> None:
-        await self._call("chat_update", channel_id, channel=channel_id, ts=ts, **message.as_kwargs())
+    async def _update(self, channel_id: str, ts: str, renderings: list[Message]) -> None:
+        """Edit a message to the first rendering Slack takes."""
+        for message in renderings:
+            try:
+                await self._call("chat_update", channel_id, channel=channel_id, ts=ts, **message.as_kwargs())
+                return
+            except DeliveryFailed as failed:
+                if failed.failure.code not in TOO_LONG_ERRORS or message is renderings[-1]:
+                    raise
+                log.warning("Slack refused an edit of %s as %s; using the compact form", ts, failed)
 
     async def _call(self, method: str, channel_id: str, **kwargs: Any) -> Any:
         """One Web API call under the channel's rate limit, waiting out 429s; failures classified."""
@@ -301,26 +394,12 @@ class Notifier:
 
     async def _count_failure(self, job: DeliveryJob, failure: SlackFailure) -> None:
         # A rejected message fails the same way each time; give up after a few tries so others can go.
-        given_up = failure.kind is SlackFailureKind.REJECTED and job.attempts + 1 >= MAX_ATTEMPTS
-        state = DeliveryState.FAILED if given_up else job.state
-        if given_up:
+        # Any other failure keeps the delivery's state: one that is ``sending`` may have been posted, and
+        # its next attempt looks for it in the channel first.
+        give_up = failure.kind is SlackFailureKind.REJECTED and job.attempts + 1 >= MAX_ATTEMPTS
+        if give_up:
             log.error("giving up on delivery %d to %s: %s", job.id, job.channel_id, failure.code)
+            self._claimed.discard(job.id)
         else:
             log.warning("delivery %d to %s failed (%s); will retry", job.id, job.channel_id, failure.code)
-        await self._store.mark_delivery(job.id, state, self._clock(), error=failure.code, attempt=True)
-
-    async def _pause_channel(self, channel_id: str, reason: str) -> None:
-        paused = await self._store.pause_channel(channel_id, reason)
-        if not paused:
-            return
-        log.warning("paused %d subscriptions of channel %s: %s", len(paused), channel_id, reason)
-        by_creator: dict[str, list[str]] = defaultdict(list)
-        for subscription in paused:
-            target = "all deployments" if subscription.target == ALL_DEPLOYMENTS else subscription.target
-            by_creator[subscription.created_by].append(target)
-        for user_id, targets in by_creator.items():
-            notice = render_paused_notice(channel_id, targets, reason)
-            try:
-                await self._client.chat_postMessage(channel=user_id, **notice.as_kwargs())
-            except Exception as error:
-                log.warning("could not tell %s about the paused channel: %s", user_id, classify(error).code)
+        await self._store.record_delivery_failure(job.id, failure.code, give_up=give_up)

@@ -17,23 +17,40 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Requests the watcher may have in flight: its own pool, so users' commands never take its capacity.
+WATCHER_IN_FLIGHT = 16
+
+
 @dataclass
 class Services:
-    """Settings, the Gcore client, the store, health and the clock, shared by every handler."""
+    """Settings, the Gcore clients, the store, health and the clock, shared by every handler.
+
+    ``gcore`` serves people's commands and ``watch_gcore`` the watcher, each with its own connections and
+    its own bound on requests in flight: sixty slow ``status`` commands must not stop the polls.
+    """
 
     settings: Settings
     gcore: GcoreClient
+    watch_gcore: GcoreClient
     store: Store
     health: Health = field(default_factory=Health)
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        """The services the real program uses."""
-        gcore = GcoreClient(str(settings.gcore_base_url), settings.gcore_api_key.get_secret_value())
-        return cls(settings=settings, gcore=gcore, store=Store(settings.database_url))
+        """The services the real program uses; ``DatabaseInUse`` when another process has the SQLite file."""
+        store = Store(settings.database_url)
+        base_url, key = str(settings.gcore_base_url), settings.gcore_api_key.get_secret_value()
+        deadline = settings.gcore_request_deadline_seconds
+        return cls(
+            settings=settings,
+            gcore=GcoreClient(base_url, key, deadline=deadline),
+            watch_gcore=GcoreClient(base_url, key, deadline=deadline, max_in_flight=WATCHER_IN_FLIGHT),
+            store=store,
+        )
 
     async def aclose(self) -> None:
         """Release pooled connections."""
         await self.gcore.aclose()
+        await self.watch_gcore.aclose()
         self.store.close()

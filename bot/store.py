@@ -9,8 +9,10 @@ worker thread so the event loop never waits on the database.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import logging
+import os
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,12 +41,17 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from bot.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
-from bot.transitions import AlertKind, ProjectDiff, Snapshot, Tracked, Transition
+from bot.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
 
 log = logging.getLogger(__name__)
 
+# Column widths. A deployment name is 4 to 30 characters by Gcore's rules; a longer one is skipped by the
+# watcher before it reaches a column. Error codes and reasons are cut to fit.
+NAME_MAX_CHARS = 64
+REASON_MAX_CHARS = 64
+
 # Any constant; identifies the watcher's lock among other users of a shared PostgreSQL.
-_LEADER_LOCK_KEY = 0x1F0C0DE5
+LEADER_LOCK_KEY = 0x1F0C0DE5
 # Rows a bulk statement names at once, under SQLite's limit on bound parameters.
 _BULK_CHUNK = 500
 P = ParamSpec("P")
@@ -76,19 +83,19 @@ class SubscriptionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32))
     project_id: Mapped[int] = mapped_column(Integer)
-    target: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
     only_problems: Mapped[bool] = mapped_column(Boolean, default=False)
     flat: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    paused_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    paused_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
 
 
 class DeploymentStateRow(Base):
     __tablename__ = "deployment_states"
 
     project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS), primary_key=True)
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     unsettled_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     stuck_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -114,11 +121,11 @@ class TransitionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
     kind: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    old_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    new_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    old_status: Mapped[str | None] = mapped_column(String(STATUS_MAX_CHARS), nullable=True)
+    new_status: Mapped[str | None] = mapped_column(String(STATUS_MAX_CHARS), nullable=True)
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     episode: Mapped[int] = mapped_column(BigInteger, default=0)
     problem: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -139,7 +146,7 @@ class DeliveryRow(Base):
     ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -150,7 +157,7 @@ class ThreadRow(Base):
 
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS), primary_key=True)
     episode: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     ts: Mapped[str] = mapped_column(String(32))
@@ -276,14 +283,46 @@ def create_database_engine(url: str) -> Engine:
     return engine
 
 
+class NotLeader(Exception):
+    """This replica no longer holds the leader lock; what it was about to write is another's to write."""
+
+
+class DatabaseInUse(Exception):
+    """Another process already uses this SQLite file."""
+
+
+def _lock_sqlite_file(url: str) -> int | None:
+    """Hold an exclusive lock on a file beside a SQLite database for the life of the process.
+
+    Two processes on one file would both poll and both post. The lock goes with the process, even when it
+    is killed. None for an in-memory database or a server database.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = os.path.abspath(parsed.database) + ".lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise DatabaseInUse(
+            f"another bot process is already using {parsed.database}; run one process per SQLite file "
+            "(several replicas need PostgreSQL)"
+        ) from None
+    return descriptor
+
+
 class Store:
     """Every read and write of the watcher's state; async methods run in a worker thread."""
 
     def __init__(self, url: str) -> None:
+        self._file_lock = _lock_sqlite_file(url)
         self._engine = create_database_engine(url)
         Base.metadata.create_all(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._leader: Connection | None = None
+        self._leader_pid: int | None = None
 
     @property
     def backend(self) -> str:
@@ -292,30 +331,92 @@ class Store:
 
     def close(self) -> None:
         """Release the leader lock and every pooled connection."""
-        if self._leader is not None:
-            self._leader.close()
-            self._leader = None
+        self._drop_leadership()
         self._engine.dispose()
+        if self._file_lock is not None:
+            os.close(self._file_lock)
+            self._file_lock = None
 
     # -- leadership ------------------------------------------------------------------------
 
     @_threaded
-    def try_lead(self) -> bool:
-        """Whether this process should poll: always with SQLite; with PostgreSQL, one replica at a time."""
+    def lead(self) -> bool:
+        """Whether this process may poll and deliver now: always with SQLite (its file lock keeps other
+        processes out); with PostgreSQL, while it holds the leader lock.
+
+        A held lock is checked on its own connection each time: when that session was terminated, the lock
+        went with it and another replica may hold it now, so this answers False at once and stays out until
+        it wins the lock again.
+        """
         if self.backend != "postgresql":
             return True
         if self._leader is not None:
-            return True
+            if self._still_holds_lock(self._leader):
+                return True
+            log.warning("lost the leader lock; this replica stops polling and delivering")
+            self._drop_leadership()
+            return False
         connection = self._engine.connect()
-        got = bool(
-            connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _LEADER_LOCK_KEY}).scalar()
-        )
-        connection.commit()
-        if got:
-            self._leader = connection
-        else:
+        try:
+            got = bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+                ).scalar()
+            )
+            connection.commit()
+        except Exception:
             connection.close()
-        return got
+            raise
+        if not got:
+            connection.close()
+            return False
+        log.info("holding the leader lock: this replica polls and delivers")
+        self._leader = connection
+        self._leader_pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        connection.commit()
+        return True
+
+    def _fence(self, session: Session) -> None:
+        """Refuse a leader's write unless its lock session still holds the lock, checked in the write's
+        own transaction: a replica whose lock was taken from it must not record or claim anything."""
+        if self.backend != "postgresql":
+            return
+        held = (
+            self._leader_pid is not None
+            and session.execute(
+                text(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = :pid AND objid = :key"
+                ),
+                {"pid": self._leader_pid, "key": LEADER_LOCK_KEY},
+            ).first()
+        )
+        if not held:
+            raise NotLeader()
+
+    @staticmethod
+    def _still_holds_lock(connection: Connection) -> bool:
+        try:
+            held = connection.execute(
+                text(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND objid = :key"
+                ),
+                {"key": LEADER_LOCK_KEY},
+            ).first()
+            connection.commit()
+        except Exception as error:
+            log.warning("the leader lock's connection failed: %s", type(error).__name__)
+            return False
+        return held is not None
+
+    def _drop_leadership(self) -> None:
+        if self._leader is not None:
+            try:
+                self._leader.close()
+            except Exception as error:
+                log.debug("closing a dead leader connection: %s", type(error).__name__)
+            self._leader, self._leader_pid = None, None
 
     # -- subscriptions ---------------------------------------------------------------------
 
@@ -443,20 +544,47 @@ class Store:
     @_threaded
     def pause_channel(self, channel_id: str, reason: str) -> list[Subscription]:
         """Pause the channel's active subscriptions and skip its open deliveries; the newly paused ones."""
+        reason = reason[:REASON_MAX_CHARS]
         with self._sessions.begin() as session:
-            rows = session.scalars(
-                select(SubscriptionRow).where(
-                    SubscriptionRow.channel_id == channel_id, SubscriptionRow.paused_reason.is_(None)
-                )
-            ).all()
-            for row in rows:
-                row.paused_reason = reason
+            paused = self._set_paused(session, channel_id, reason)
             session.execute(
                 update(DeliveryRow)
                 .where(DeliveryRow.channel_id == channel_id, DeliveryRow.state.in_(OPEN_STATES))
                 .values(state=DeliveryState.SKIPPED, last_error=reason)
             )
-            return [_subscription(row) for row in rows]
+            return paused
+
+    @_threaded
+    def paused_channels(self) -> list[str]:
+        """Channels with at least one paused subscription."""
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(SubscriptionRow.channel_id)
+                    .where(SubscriptionRow.paused_reason.is_not(None))
+                    .distinct()
+                    .order_by(SubscriptionRow.channel_id)
+                )
+            )
+
+    @_threaded
+    def resume_channel(self, channel_id: str) -> list[Subscription]:
+        """Resume the channel's paused subscriptions; the resumed ones."""
+        with self._sessions.begin() as session:
+            return self._set_paused(session, channel_id, None)
+
+    @staticmethod
+    def _set_paused(session: Session, channel_id: str, reason: str | None) -> list[Subscription]:
+        """Pause (with ``reason``) the channel's active subscriptions, or resume its paused ones (None)."""
+        now_paused = SubscriptionRow.paused_reason.is_not(None)
+        rows = session.scalars(
+            select(SubscriptionRow).where(
+                SubscriptionRow.channel_id == channel_id, now_paused if reason is None else ~now_paused
+            )
+        ).all()
+        for row in rows:
+            row.paused_reason = reason
+        return [_subscription(row) for row in rows]
 
     # -- polls -----------------------------------------------------------------------------
 
@@ -482,6 +610,7 @@ class Store:
         """
         recorded: list[Transition] = []
         with self._sessions.begin() as session:
+            self._fence(session)
             self._save_states(session, project_id, {name: diff.tracked[name] for name in changed})
             if diff.deleted:
                 session.execute(
@@ -514,6 +643,7 @@ class Store:
     def record_failed_poll(self, project_id: int, now: datetime, alert_after: int) -> Transition | None:
         """Count a failed poll; the "can't reach Gcore" notice when this one reaches ``alert_after``."""
         with self._sessions.begin() as session:
+            self._fence(session)
             health = session.get(ProjectHealthRow, project_id) or ProjectHealthRow(
                 project_id=project_id, baseline_done=False, failures=0, outage_notified=False
             )
@@ -610,16 +740,28 @@ class Store:
     # -- deliveries ------------------------------------------------------------------------
 
     @_threaded
-    def open_deliveries(self, limit: int = 1000) -> list[DeliveryJob]:
-        """Deliveries not yet done, oldest first: the order each channel must see them in."""
+    def open_delivery_channels(self) -> list[str]:
+        """Channels with deliveries not yet done."""
         with self._sessions() as session:
-            rows = session.execute(
-                select(DeliveryRow, TransitionRow)
-                .join(TransitionRow, DeliveryRow.transition_id == TransitionRow.id)
-                .where(DeliveryRow.state.in_(OPEN_STATES))
-                .order_by(DeliveryRow.id)
-                .limit(limit)
-            ).all()
+            return list(
+                session.scalars(
+                    select(DeliveryRow.channel_id).where(DeliveryRow.state.in_(OPEN_STATES)).distinct()
+                )
+            )
+
+    @_threaded
+    def open_deliveries(self, channel_id: str | None = None, limit: int = 1000) -> list[DeliveryJob]:
+        """Deliveries not yet done (of one channel, or all), oldest first: the order a channel must see."""
+        query = (
+            select(DeliveryRow, TransitionRow)
+            .join(TransitionRow, DeliveryRow.transition_id == TransitionRow.id)
+            .where(DeliveryRow.state.in_(OPEN_STATES))
+            .order_by(DeliveryRow.id)
+            .limit(limit)
+        )
+        if channel_id is not None:
+            query = query.where(DeliveryRow.channel_id == channel_id)
+        with self._sessions() as session:
             return [
                 DeliveryJob(
                     id=delivery.id,
@@ -632,7 +774,7 @@ class Store:
                     transition=_transition(transition),
                     updated_at=_utc(delivery.updated_at),
                 )
-                for delivery, transition in rows
+                for delivery, transition in session.execute(query).all()
             ]
 
     @_threaded
@@ -644,8 +786,6 @@ class Store:
         *,
         ts: str | None = None,
         thread_ts: str | None = None,
-        error: str | None = None,
-        attempt: bool = False,
     ) -> None:
         """Move a delivery to ``state``, keeping the message ts once it is known."""
         values: dict[str, Any] = {"state": state, "updated_at": now}
@@ -653,10 +793,22 @@ class Store:
             values["ts"] = ts
         if thread_ts is not None:
             values["thread_ts"] = thread_ts
-        if error is not None:
-            values["last_error"] = error
-        if attempt:
-            values["attempts"] = DeliveryRow.attempts + 1
+        with self._sessions.begin() as session:
+            if state is DeliveryState.SENDING:
+                # The claim before a post: only the leader may make it.
+                self._fence(session)
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
+
+    @_threaded
+    def record_delivery_failure(self, delivery_id: int, error: str, *, give_up: bool) -> None:
+        """Count a failed attempt; its state stays as it is (a ``sending`` one may have been posted),
+        unless ``give_up`` makes it ``failed``."""
+        values: dict[str, Any] = {
+            "attempts": DeliveryRow.attempts + 1,
+            "last_error": error[:REASON_MAX_CHARS],
+        }
+        if give_up:
+            values["state"] = DeliveryState.FAILED
         with self._sessions.begin() as session:
             session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
 

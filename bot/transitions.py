@@ -16,7 +16,7 @@ Rules, in the words of the product:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,6 +27,16 @@ UNSETTLED = frozenset({DeploymentStatus.DEPLOYING, DeploymentStatus.PARTIALLYDEP
 SETTLED = frozenset({DeploymentStatus.ACTIVE, DeploymentStatus.DISABLED, DeploymentStatus.PENDING})
 # A dict lookup: the watcher asks for the state of every deployment several times a poll.
 _STATES = {member.value: member for member in DeploymentStatus}
+# An undocumented status is kept raw, up to this many characters (the store's column width); a container
+# error up to ERROR_MAX_CHARS (alerts show less).
+STATUS_MAX_CHARS = 64
+ERROR_MAX_CHARS = 1000
+
+
+def canonical_status(status: str) -> str:
+    """A documented status in its documented spelling (``active`` is ``ACTIVE``); any other, bounded."""
+    known = _STATES.get(status.upper())
+    return known.value if known is not None else status[:STATUS_MAX_CHARS]
 
 
 class AlertKind(StrEnum):
@@ -61,11 +71,13 @@ class Snapshot:
         containers = deployment.containers
         return cls(
             name=deployment.name,
-            status=deployment.status,
+            status=canonical_status(deployment.status),
             ready=sum(c.deploy_status.ready for c in containers),
             total=sum(c.deploy_status.total for c in containers),
             min_ready=sum(c.scale.min for c in containers),
-            errors=tuple((c.region_id, c.error_message) for c in containers if c.error_message),
+            errors=tuple(
+                (c.region_id, c.error_message[:ERROR_MAX_CHARS]) for c in containers if c.error_message
+            ),
         )
 
     @property
@@ -159,23 +171,32 @@ def detect_transitions(
     *,
     baseline: bool,
     offline: bool = False,
+    unknown: Collection[str] = (),
+    never_read: Collection[str] = (),
 ) -> ProjectDiff:
     """Compare the last poll of a project with this one.
 
     ``baseline`` is True on the first poll of a project: everything is recorded, nothing alerted.
     ``offline`` is True when the previous poll was long ago (the bot was down): the transitions say so.
+    ``unknown`` names deployments this poll could not read: they are kept as they were, neither compared
+    nor taken for deleted. ``never_read`` names deployments seen before but never read until now: their
+    first reading is recorded, not announced as new.
     """
     diff = ProjectDiff()
     for name, snapshot in current.items():
         before = previous.get(name)
         if before is None:
-            tracked, found = _first_sighting(project_id, snapshot, now, announce=not baseline)
+            announce = not baseline and name not in never_read
+            tracked, found = _first_sighting(project_id, snapshot, now, announce=announce)
         else:
             tracked, found = _next_sighting(project_id, before, snapshot, now, rules, offline=offline)
         diff.tracked[name] = tracked
         diff.transitions.extend(found)
     for name, before in previous.items():
         if name in current:
+            continue
+        if name in unknown:
+            diff.tracked[name] = before
             continue
         diff.deleted.append(name)
         diff.transitions.append(
@@ -223,7 +244,8 @@ def _next_sighting(
     project_id: int, before: Tracked, snapshot: Snapshot, now: datetime, rules: WatchRules, *, offline: bool
 ) -> tuple[Tracked, list[Transition]]:
     old = before.snapshot
-    changed = old.status != snapshot.status
+    # Compared as the statuses they denote: a change of spelling alone is no change.
+    changed = canonical_status(old.status) != canonical_status(snapshot.status)
     changes = tuple(t for t in before.changes if now - t < rules.flap_window) + ((now,) if changed else ())
     unsettled_since = None
     if snapshot.state in UNSETTLED:

@@ -1,9 +1,10 @@
 """The watcher: each tick, one paged list request per watched project, a pure diff, then record and notify.
 
 The request count of a cycle is the number of list pages of the watched projects, whatever the number of
-watched deployments. Projects are polled concurrently with a bound. When Gcore fails, nothing is claimed
-about any deployment; the failure is counted, and after ``outage_alert_after`` polls in a row the
-subscribed channels get one notice.
+watched deployments, plus one GET per deployment a listing lacks (a deletion is believed only when that GET
+answers 404). Projects are polled concurrently with a bound. When Gcore fails, or a listing does not add
+up to its count, nothing is claimed about any deployment; the failure is counted, and after
+``outage_alert_after`` polls in a row the subscribed channels get one notice.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.gcore import GcoreClient, GcoreError
+from bot.gcore import DeploymentNotFound, GcoreClient, GcoreError, PageShape, StatusListing
 from bot.notifier import Notifier
-from bot.store import Store
+from bot.store import NAME_MAX_CHARS, Store
 from bot.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
 
 log = logging.getLogger(__name__)
 
 PROJECTS_AT_ONCE = 8
+# Deployments a listing lacks that one poll checks by GET; the rest wait, unchanged, for the next poll.
+MAX_DELETION_CHECKS = 50
 
 
 @dataclass
@@ -32,6 +35,32 @@ class CycleReport:
     failed: list[int] = field(default_factory=list)
     transitions: int = 0
     led: bool = True
+
+
+@dataclass
+class _ProjectMemory:
+    """What this process remembers of a project between polls.
+
+    ``pages`` describes the last listing when every deployment in it was read and accounted for; otherwise
+    it is empty, so the next poll reads the listing again instead of trusting "unchanged".
+    """
+
+    tracked: dict[str, Tracked]
+    last_polled: datetime | None
+    pages: tuple[PageShape, ...] = ()
+    # (deployment name or position, cause) of the items already logged as unreadable.
+    logged_unreadable: set[tuple[str, str]] = field(default_factory=set)
+    # Deployments listed but never readable: once they are, they are not new.
+    never_read: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Reading:
+    """A listing read for the diff: the deployments seen, and the names whose state is unknown this poll."""
+
+    current: dict[str, Snapshot]
+    unknown: set[str]
+    complete: bool
 
 
 class Watcher:
@@ -52,13 +81,15 @@ class Watcher:
         self._rules = rules
         self._interval = interval
         self._outage_alert_after = outage_alert_after
-        self._memory: dict[int, tuple[dict[str, Tracked], datetime | None]] = {}
+        self._memory: dict[int, _ProjectMemory] = {}
 
     async def run_cycle(self) -> CycleReport:
         """One poll of every watched project; never raises, so the schedule keeps going."""
         report = CycleReport()
         try:
-            if not await self._store.try_lead():
+            if not await self._store.lead():
+                # Another replica polls; what this one remembers may be stale by the time it leads again.
+                self._memory.clear()
                 report.led = False
                 return report
             projects = await self._store.watched_projects()
@@ -82,42 +113,95 @@ class Watcher:
 
     async def _poll_project(self, project_id: int) -> int | None:
         """Poll one project; the number of transitions recorded, None when Gcore failed."""
-        # A project this process has not polled yet, polled by an earlier run more than an interval ago:
-        # whatever changed since happened while the bot was down.
-        first_here = project_id not in self._memory
+        memory = self._memory.get(project_id)
+        # A project this process has not polled yet, polled by an earlier run more than two intervals ago
+        # (not a replica taking over on time): whatever changed since happened while the bot was down.
+        first_here = memory is None
+        if memory is None:
+            tracked, last_polled = await self._store.load_project(project_id)
+            memory = _ProjectMemory(tracked, last_polled)
+        previous = memory.tracked
         try:
-            deployments = await self._gcore.poll_deployment_statuses(project_id, force=first_here)
+            listing = await self._gcore.list_statuses(project_id, memory.pages)
+            reading = None if listing.deployments is None else await self._read(project_id, listing, memory)
         except GcoreError as error:
-            now = self._clock()
             log.warning("polling project %d failed: %s", project_id, error)
-            notice = await self._store.record_failed_poll(project_id, now, self._outage_alert_after)
+            notice = await self._store.record_failed_poll(project_id, self._clock(), self._outage_alert_after)
             if notice is not None:
                 log.warning(
                     "project %d unreachable for %d polls; channels told", project_id, self._outage_alert_after
                 )
             return None
         now = self._clock()
-        if first_here:
-            self._memory[project_id] = await self._store.load_project(project_id)
-        previous, last_polled = self._memory[project_id]
-        if deployments is None and not any(tracked.waiting_on_time for tracked in previous.values()):
+        if reading is None and not any(tracked.waiting_on_time for tracked in previous.values()):
             # Byte for byte the last answer, and no rule waits on the clock: nothing can have happened.
             diff, changed = ProjectDiff(tracked=dict(previous)), []
         else:
-            if deployments is None:
-                current = {name: tracked.snapshot for name, tracked in previous.items()}
-            else:
-                current = {d.name: Snapshot.of(d) for d in deployments}
+            if reading is None:
+                reading = _Reading({n: t.snapshot for n, t in previous.items()}, set(), complete=True)
             diff = detect_transitions(
                 project_id,
                 previous,
-                current,
+                reading.current,
                 now,
                 self._rules,
-                baseline=last_polled is None,
-                offline=first_here and last_polled is not None and now - last_polled > self._interval,
+                baseline=memory.last_polled is None,
+                offline=first_here
+                and memory.last_polled is not None
+                and now - memory.last_polled > self._interval,
+                unknown=reading.unknown,
+                never_read=memory.never_read,
             )
             changed = [name for name, tracked in diff.tracked.items() if previous.get(name) != tracked]
+            memory.never_read = {name for name in reading.unknown if name not in diff.tracked}
         recorded = await self._store.record_poll(project_id, diff, changed, now)
-        self._memory[project_id] = (diff.tracked, now)
+        memory.tracked, memory.last_polled = diff.tracked, now
+        memory.pages = listing.pages if reading is None or reading.complete else ()
+        self._memory[project_id] = memory
         return len(recorded)
+
+    async def _read(self, project_id: int, listing: StatusListing, memory: _ProjectMemory) -> _Reading:
+        """The deployments of a listing, with what it could not read held as unknown, and each deployment
+        it lacks checked by GET: only a 404 lets the diff call it deleted."""
+        assert listing.deployments is not None
+        current: dict[str, Snapshot] = {}
+        unknown: set[str] = set()
+        problems: set[tuple[str, str]] = set()
+        for item in listing.unreadable:
+            problems.add((item.name or f"item {item.position}", item.cause))
+            if item.name is not None:
+                unknown.add(item.name)
+        for deployment in listing.deployments:
+            if len(deployment.name) > NAME_MAX_CHARS:
+                problems.add((deployment.name[:NAME_MAX_CHARS] + "…", f"name longer than {NAME_MAX_CHARS}"))
+                continue
+            current[deployment.name] = Snapshot.of(deployment)
+        for who, cause in sorted(problems - memory.logged_unreadable):
+            log.warning(
+                "project %d: skipping deployment %r, which cannot be read (%s)", project_id, who, cause
+            )
+        memory.logged_unreadable = problems
+
+        lacking = [name for name in memory.tracked if name not in current and name not in unknown]
+        complete = not problems
+        for name in lacking[MAX_DELETION_CHECKS:]:
+            unknown.add(name)
+        checks = lacking[:MAX_DELETION_CHECKS]
+        answers = await asyncio.gather(
+            *(self._gcore.get_deployment_status(project_id, name) for name in checks), return_exceptions=True
+        )
+        for name, answer in zip(checks, answers, strict=True):
+            if isinstance(answer, DeploymentNotFound):
+                continue  # gone: the diff calls it deleted
+            complete = False
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, GcoreError):
+                    raise answer
+                log.warning(
+                    "project %d: could not check whether %r was deleted: %s", project_id, name, answer
+                )
+                unknown.add(name)
+            else:
+                log.warning("project %d: the listing lacks %r, but it exists; not deleted", project_id, name)
+                current[name] = Snapshot.of(answer)
+        return _Reading(current, unknown, complete=complete and len(lacking) <= MAX_DELETION_CHECKS)

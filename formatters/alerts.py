@@ -136,23 +136,48 @@ def render_alert(
                 button("Unwatch", ActionId.UNWATCH_DEPLOYMENT, value=ref),
             )
         )
-    fallback = headline.replace("*", "")
-    if t.name:
-        fallback += f" (project {t.project_id})"
-    return Message(text=fallback, blocks=blocks)
+    return Message(text=_fallback(t, headline), blocks=blocks)
 
 
-def render_paused_notice(channel_id: str, targets: list[str], reason: str) -> Message:
+def _where(channel_id: str) -> str:
+    return f"<#{channel_id}>" if _CHANNEL_ID.match(channel_id) else escape_mrkdwn(channel_id)
+
+
+def _targets(targets: list[str]) -> str:
+    return ", ".join(f"`{escape_mrkdwn(target)}`" for target in targets)
+
+
+def render_compact_alert(t: Transition, *, stuck_after_seconds: int) -> Message:
+    """The alert cut to what must not be lost, for when Slack refuses the full one (``msg_too_long``):
+    the deployment, the transition and when; no details, errors or buttons."""
+    headline = _headline(t, stuck_after_seconds)
+    facts = [f"Project {t.project_id}"] if t.name else []
+    facts.append(slack_date(t.at))
+    return Message(text=_fallback(t, headline), blocks=[section(headline), context(" · ".join(facts))])
+
+
+def _fallback(t: Transition, headline: str) -> str:
+    """The notification text: the headline without mrkdwn stars, and the project."""
+    return headline.replace("*", "") + (f" (project {t.project_id})" if t.name else "")
+
+
+def render_paused_notice(channel_id: str, targets: list[str], reason: str, recheck_seconds: int) -> Message:
     """The direct message to whoever made a subscription that had to be paused."""
     why = {
         "channel_not_found": "the channel no longer exists or I can't see it",
         "is_archived": "the channel was archived",
         "not_in_channel": "I was removed from the channel",
-    }.get(reason, reason)
-    what = ", ".join(f"`{escape_mrkdwn(target)}`" for target in targets)
-    where = f"<#{channel_id}>" if _CHANNEL_ID.match(channel_id) else escape_mrkdwn(channel_id)
+    }.get(reason, escape_mrkdwn(reason))
+    period = "hour" if recheck_seconds == 3600 else seconds(recheck_seconds)
     text = (
-        f"I paused alerts for {what} in {where}: {why}. "
-        "Run the same `/inference watch` there to resume; `/inference watching` lists them."
+        f"I paused alerts for {_targets(targets)} in {_where(channel_id)}: {why}. "
+        f"I'll check every {period} and resume them by myself once I can post there; "
+        "`/inference watch` there resumes them at once, and `/inference watching` lists them."
     )
+    return Message(text=text, blocks=[section(text)])
+
+
+def render_resumed_notice(channel_id: str, targets: list[str]) -> Message:
+    """The direct message that a paused channel takes alerts again."""
+    text = f"I can post in {_where(channel_id)} again, so alerts for {_targets(targets)} are back on there."
     return Message(text=text, blocks=[section(text)])

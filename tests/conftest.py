@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.databases import postgres_schema, sqlite_url
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack, ResponsePost
@@ -141,6 +142,23 @@ def start_bot(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -
         bot.stop()
         raise
     return bot
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database on each engine; PostgreSQL skips, saying why, where no server answers."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the machine's PostgreSQL; skips, saying why, where no server answers."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from bot.actions import ActionId, DeploymentRef
 from bot.subscriptions import SubscribeOutcome, Subscription
 from bot.transitions import AlertKind, Snapshot, Transition
-from formatters.alerts import render_alert, render_paused_notice
+from formatters.alerts import render_alert, render_compact_alert, render_paused_notice, render_resumed_notice
 from formatters.subscriptions import render_watch_result, render_watching
 from tests.blockkit import all_text, limit_problems
 from tests.test_formatters import check_golden
@@ -78,6 +79,15 @@ def test_alert_escapes_api_text_and_offers_refresh_and_unwatch() -> None:
     )
 
 
+def test_compact_alert_keeps_deployment_transition_and_time_only() -> None:
+    full = render_alert(CASES["failing"], stuck_after_seconds=900)
+    compact = render_compact_alert(CASES["failing"], stuck_after_seconds=900)
+    assert compact.text == full.text
+    assert not limit_problems(compact.blocks, compact.text)
+    assert len(json.dumps(compact.blocks)) < len(json.dumps(full.blocks)) / 2
+    check_golden("alert_compact", {"text": compact.text, "blocks": compact.blocks})
+
+
 def test_parent_and_thread_variants() -> None:
     parent = render_alert(CASES["recovered"], stuck_after_seconds=900, as_parent=True)
     assert "every step is in the thread" in all_text(parent.blocks)
@@ -109,5 +119,10 @@ def test_subscription_replies() -> None:
     )
     assert not limit_problems(listing.blocks, listing.text)
     check_golden("watching", {"text": listing.text, "blocks": listing.blocks})
-    notice = render_paused_notice("C0OPS", ["my-instance"], "not_in_channel")
+    notice = render_paused_notice("C0OPS", ["my-instance"], "not_in_channel", recheck_seconds=3600)
     assert "I was removed from the channel" in notice.text
+    assert "check every hour and resume them by myself" in notice.text
+    resumed = render_resumed_notice("C0OPS", ["my-instance", "all deployments"])
+    assert resumed.text == (
+        "I can post in <#C0OPS> again, so alerts for `my-instance`, `all deployments` are back on there."
+    )

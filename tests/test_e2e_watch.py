@@ -274,11 +274,15 @@ def test_archived_channel_pauses_and_tells_the_creator(watcher: WatchBot) -> Non
 def test_rejected_token_makes_healthz_unhealthy(watcher: WatchBot) -> None:
     watcher.watch()
     watcher.slack.fail_next("chat.postMessage", "token_revoked", times=100)
+    # Revoked for good: the rechecks with auth.test are rejected too, and the alert is held.
+    watcher.slack.fail_next("auth.test", "token_revoked", times=100)
     watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     bot = watcher.bot
     wait_for(lambda: bot.http.get(f"{bot.url}/healthz").status_code == 503, timeout=15, message="unhealthy")
+    wait_for(lambda: watcher.slack.calls("auth.test")[1:], timeout=15, message="a recheck of the token")
     health = bot.http.get(f"{bot.url}/healthz").json()
     assert health == {"ok": False, "problem": "Slack rejected the bot token (token_revoked)"}
+    assert watcher.alerts() == []
 
 
 def test_rate_limited_alert_waits_and_is_not_lost(watcher: WatchBot) -> None:

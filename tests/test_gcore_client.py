@@ -11,6 +11,7 @@ from bot.gcore import (
     GcoreAuthError,
     GcoreClient,
     GcoreError,
+    GcoreIncompleteListing,
     GcoreInvalidResponse,
     GcoreRateLimited,
     GcoreUnavailable,
@@ -20,6 +21,7 @@ from bot.gcore import (
 from tests.fakes.gcore import FakeGcore, seed_deployment
 
 API_KEY = "test-gcore-key-0123456789"
+LIST_PATH = "/cloud/v3/inference/1/deployments"
 
 
 class RecordingSleep:
@@ -163,14 +165,81 @@ async def test_server_capped_pages_are_followed(client: GcoreClient, gcore: Fake
     assert [r.query["offset"] for r in gcore.requests] == ["0", "2", "4"]
 
 
-async def test_poll_reports_an_unchanged_project_without_parsing_it(
+async def test_listing_reports_an_unchanged_project_without_parsing_it(
     client: GcoreClient, gcore: FakeGcore
 ) -> None:
-    first = await client.poll_deployment_statuses(1)
-    assert first is not None and [d.name for d in first] == ["my-instance"]
-    assert await client.poll_deployment_statuses(1) is None
-    forced = await client.poll_deployment_statuses(1, force=True)
-    assert forced is not None and forced[0].status == "ACTIVE"
+    first = await client.list_statuses(1)
+    assert first.deployments is not None and [d.name for d in first.deployments] == ["my-instance"]
+    unchanged = await client.list_statuses(1, first.pages)
+    assert unchanged.deployments is None and unchanged.pages == first.pages
+    # What was seen belongs to the caller: without it, the same pages are read in full.
+    fresh = await client.list_statuses(1)
+    assert fresh.deployments is not None and fresh.deployments[0].status == "ACTIVE"
     gcore.set_status(1, "my-instance", "DISABLED")
-    changed = await client.poll_deployment_statuses(1)
-    assert changed is not None and changed[0].status == "DISABLED"
+    changed = await client.list_statuses(1, first.pages)
+    assert changed.deployments is not None and changed.deployments[0].status == "DISABLED"
+
+
+async def test_unreadable_items_are_set_aside_and_the_rest_read(
+    client: GcoreClient, gcore: FakeGcore
+) -> None:
+    gcore.put(seed_deployment(name="bad-status", status=None))
+    broken = seed_deployment(name="bad-region")
+    broken["containers"][0]["region_id"] = None
+    gcore.put(broken)
+    listing = await client.list_statuses(1)
+    assert listing.deployments is not None and [d.name for d in listing.deployments] == ["my-instance"]
+    assert [(u.name, u.cause) for u in listing.unreadable] == [
+        ("bad-region", "containers.0.region_id: int_type"),
+        ("bad-status", "status: string_type"),
+    ]
+    assert [d.name for d in await client.list_deployments(1)] == ["my-instance"]
+
+
+@pytest.mark.parametrize(
+    ("body", "times", "detail"),
+    [
+        (
+            {"count": 3, "results": [seed_deployment(), seed_deployment(name="other")]},
+            1,
+            "2 items in 2 pages for counts [1, 3]",
+        ),
+        ({"count": 1_000_000, "results": [seed_deployment()]}, 1000, "page 2 repeats the one before"),
+    ],
+)
+async def test_a_listing_short_of_its_count_is_incomplete(
+    client: GcoreClient, gcore: FakeGcore, body: dict[str, object], times: int, detail: str
+) -> None:
+    gcore.fail_next(200, times=times, body=body, path=LIST_PATH)
+    gcore.clear_requests()
+    with pytest.raises(GcoreIncompleteListing) as caught:
+        await client.list_statuses(1)
+    assert detail in str(caught.value)
+    assert len(gcore.requests) == 2
+    gcore.fail_next(200, times=times, body=body, path=LIST_PATH)
+    with pytest.raises(GcoreIncompleteListing):
+        await client.list_deployments(1)
+
+
+async def test_pages_stop_at_what_the_count_allows(client: GcoreClient, gcore: FakeGcore) -> None:
+    # Two items on the first page of ten claimed: six pages at most, whatever later pages hold.
+    first = [seed_deployment(name="first-a"), seed_deployment(name="first-b")]
+    gcore.fail_next(200, body={"count": 10, "results": first}, path=LIST_PATH)
+    for page in range(10):
+        gcore.fail_next(
+            200, body={"count": 10, "results": [seed_deployment(name=f"page-{page}")]}, path=LIST_PATH
+        )
+    gcore.clear_requests()
+    with pytest.raises(GcoreIncompleteListing, match="after 6 pages"):
+        await client.list_statuses(1)
+    assert len(gcore.requests) == 6
+
+
+async def test_an_answer_that_trickles_in_meets_the_deadline(gcore: FakeGcore) -> None:
+    client = GcoreClient(gcore.url, API_KEY, deadline=1.0)
+    gcore.set_trickle(0.5, path=LIST_PATH)
+    try:
+        with pytest.raises(GcoreUnavailable, match="no whole answer within 1 s"):
+            await client.list_statuses(1)
+    finally:
+        await client.aclose()

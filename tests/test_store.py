@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.store import DeliveryState, Store
+from bot.models import DeploymentStatusView
+from bot.store import DatabaseInUse, DeliveryState, NotLeader, Store
 from bot.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
-from bot.transitions import AlertKind, ProjectDiff, Snapshot, Tracked, Transition
-from tests.databases import postgres_problem, postgres_schema, sqlite_url
+from bot.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
+from tests.databases import sqlite_url, terminate_leader_session
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    problem = postgres_problem()
-    if problem:
-        pytest.skip(problem)
-    with postgres_schema() as url:
-        yield url
-
-
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
+async def store(database_url: str) -> AsyncIterator[Store]:
     store = Store(database_url)
+    assert await store.lead()  # only the leader records polls and claims deliveries
     yield store
     store.close()
 
@@ -165,9 +155,13 @@ async def test_delivery_states_and_pause(store: Store) -> None:
         1, ProjectDiff(transitions=[changed("my-instance", "ACTIVE", "DISABLED")]), [], NOW
     )
     (job,) = await store.open_deliveries()
-    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW, thread_ts="1.1", attempt=True)
-    (job,) = await store.open_deliveries()
+    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW, thread_ts="1.1")
+    # A failed attempt after the claim keeps it claimed: the post may have reached Slack.
+    await store.record_delivery_failure(job.id, "internal_error", give_up=False)
+    (job,) = await store.open_deliveries("C1")
     assert (job.state, job.thread_ts, job.attempts) == (DeliveryState.SENDING, "1.1", 1)
+    assert await store.open_deliveries("C2") == []
+    assert await store.open_delivery_channels() == ["C1"]
     await store.pause_channel("C1", "not_in_channel")
     assert await store.open_deliveries() == []
 
@@ -192,15 +186,58 @@ async def test_unwatching_the_last_subscription_forgets_the_project(store: Store
 
 
 async def test_one_leader_at_a_time(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one process: see test_a_second_store_on_one_sqlite_file_is_refused")
     first, second = Store(database_url), Store(database_url)
     try:
-        assert await first.try_lead()
-        if first.backend == "postgresql":
-            assert not await second.try_lead()
-            first.close()
-            assert await second.try_lead()
-        else:
-            assert await second.try_lead()  # one process owns a SQLite file
+        assert await first.lead()
+        assert not await second.lead()
+        first.close()
+        assert await second.lead()
+        assert await second.lead()
     finally:
         first.close()
         second.close()
+
+
+async def test_a_leader_whose_lock_session_ends_stops_at_once(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("leadership by lock is PostgreSQL's")
+    first, second = Store(database_url), Store(database_url)
+    try:
+        assert await first.lead()
+        await subscribe(first, "C1", "my-instance")
+        terminate_leader_session()
+        # Another replica may take the lock at once; the old leader writes nothing from then on.
+        assert await second.lead()
+        with pytest.raises(NotLeader):
+            await first.record_poll(1, ProjectDiff(transitions=[changed("my-instance", "A", "B")]), [], NOW)
+        assert not await first.lead()
+        assert await second.open_deliveries() == []
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_second_store_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    first = Store(url)
+    try:
+        with pytest.raises(DatabaseInUse, match="another bot process is already using"):
+            Store(url)
+    finally:
+        first.close()
+    Store(url).close()  # the lock goes with the store that held it
+
+
+async def test_long_values_fit_on_both_engines(store: Store) -> None:
+    await subscribe(store, "C1", ALL_DEPLOYMENTS)
+    status = "X" * 300
+    snapshot = Snapshot.of(DeploymentStatusView(name="my-instance", status=status))
+    transition = changed("my-instance", "ACTIVE", snapshot.status)
+    await store.record_poll(1, ProjectDiff(transitions=[transition]), [], NOW)
+    (job,) = await store.open_deliveries()
+    assert job.transition.new_status == "X" * STATUS_MAX_CHARS
+    await store.record_delivery_failure(job.id, "e" * 300, give_up=True)
+    await store.pause_channel("C1", "r" * 300)
+    assert (await store.channel_subscriptions("C1"))[0].paused_reason == "r" * 64

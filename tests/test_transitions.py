@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.transitions import AlertKind, ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
+from bot.models import DeploymentStatus, DeploymentStatusView
+from bot.transitions import (
+    STATUS_MAX_CHARS,
+    AlertKind,
+    ProjectDiff,
+    Snapshot,
+    Tracked,
+    WatchRules,
+    detect_transitions,
+)
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 POLL = timedelta(seconds=30)
@@ -185,3 +194,39 @@ def test_only_clock_dependent_state_waits_on_time() -> None:
     assert poller.tracked["my-instance"].waiting_on_time  # the rollout closes on the next poll
     poller.poll(snap("ACTIVE"), after=timedelta(minutes=11))
     assert not poller.tracked["my-instance"].waiting_on_time
+
+
+def test_a_change_of_spelling_alone_is_no_change() -> None:
+    poller = Poller(snap("active"))
+    assert poller.kinds(snap("ACTIVE")) == []
+    assert poller.kinds(snap("Active")) == []
+    assert poller.kinds(snap("DISABLED")) == [AlertKind.CHANGED]
+
+
+def test_snapshots_keep_known_statuses_in_their_spelling_and_others_bounded() -> None:
+    known = Snapshot.of(DeploymentStatusView(name="my-instance", status="partiallyDeployed"))
+    assert known.status == "PARTIALLYDEPLOYED" and known.state is DeploymentStatus.PARTIALLYDEPLOYED
+    odd = Snapshot.of(DeploymentStatusView(name="my-instance", status="Hibernating" * 20))
+    assert odd.status == ("Hibernating" * 20)[:STATUS_MAX_CHARS] and odd.state is DeploymentStatus.UNKNOWN
+
+
+def test_a_deployment_this_poll_could_not_read_is_kept_not_deleted() -> None:
+    poller = Poller(snap("DEPLOYING"))
+    before = poller.tracked["my-instance"]
+    diff = detect_transitions(
+        1, poller.tracked, {}, T0 + RULES.stuck_after * 2, RULES, baseline=False, unknown={"my-instance"}
+    )
+    assert diff.transitions == [] and diff.deleted == []
+    assert diff.tracked == {"my-instance": before}
+
+
+def test_a_deployment_listed_but_never_read_is_not_new_once_it_reads() -> None:
+    poller = Poller(snap("ACTIVE"))
+    other = Snapshot(name="was-unreadable", status="ACTIVE")
+    current = {"my-instance": snap("ACTIVE"), "was-unreadable": other}
+    diff = detect_transitions(
+        1, poller.tracked, current, T0 + POLL, RULES, baseline=False, never_read={"was-unreadable"}
+    )
+    assert diff.transitions == [] and diff.tracked["was-unreadable"].snapshot == other
+    announced = detect_transitions(1, poller.tracked, current, T0 + POLL, RULES, baseline=False)
+    assert [t.kind for t in announced.transitions] == [AlertKind.CREATED]

@@ -145,6 +145,12 @@ class _Failure:
     body: JSONDict | None
     headers: dict[str, str]
     path_contains: str | None
+    path: str | None
+
+    def matches(self, request_path: str) -> bool:
+        if self.path is not None:
+            return request_path == self.path
+        return self.path_contains is None or self.path_contains in request_path
 
 
 def _error(
@@ -207,6 +213,8 @@ class FakeGcore(LoopbackServer):
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._delay = 0.0
+        self._path_delays: dict[str, float] = {}
+        self._trickles: dict[str, float] = {}
         self._invalid_json = 0
         self._down = False
         self._page_cap = _MAX_LIMIT
@@ -221,6 +229,8 @@ class FakeGcore(LoopbackServer):
             self._requests.clear()
             self._failures.clear()
             self._delay = 0.0
+            self._path_delays.clear()
+            self._trickles.clear()
             self._invalid_json = 0
             self._page_cap = _MAX_LIMIT
             self._down = False
@@ -289,21 +299,39 @@ class FakeGcore(LoopbackServer):
         body: JSONDict | None = None,
         headers: dict[str, str] | None = None,
         path_contains: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """Answer the next ``times`` requests (whose path contains ``path_contains``, if given) with ``status``.
+        """Answer the next ``times`` requests (whose path contains ``path_contains``, or is ``path``, if
+        given) with ``status``.
 
-        ``body`` defaults to ``{"exception_class": <reason>, "message": <reason phrase>}``.
-        Queued failures are consumed in order; each request consumes at most one.
+        ``body`` defaults to ``{"exception_class": <reason>, "message": <reason phrase>}``; with a 200 it
+        stands in for the real answer (a listing whose count lies, say). Queued failures are consumed in
+        order; each request consumes at most one.
         """
         if times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
-            self._failures.append(_Failure(status, times, body, dict(headers or {}), path_contains))
+            self._failures.append(_Failure(status, times, body, dict(headers or {}), path_contains, path))
 
-    def set_delay(self, seconds: float) -> None:
-        """Delay every response by ``seconds`` (0 to turn off); the server loop is not blocked."""
+    def set_delay(self, seconds: float, *, path: str | None = None) -> None:
+        """Delay every response (or those to ``path``) by ``seconds``, 0 to turn off; the server loop is
+        not blocked."""
         with self._lock:
-            self._delay = max(0.0, seconds)
+            if path is None:
+                self._delay = max(0.0, seconds)
+            elif seconds > 0:
+                self._path_delays[path] = seconds
+            else:
+                self._path_delays.pop(path, None)
+
+    def set_trickle(self, seconds_per_byte: float, *, path: str) -> None:
+        """Send answers to ``path`` one byte every ``seconds_per_byte`` (0 turns it off): each read is
+        quick, the whole answer is not."""
+        with self._lock:
+            if seconds_per_byte > 0:
+                self._trickles[path] = seconds_per_byte
+            else:
+                self._trickles.pop(path, None)
 
     def set_invalid_json(self, times: int = 1) -> None:
         """Answer the next ``times`` requests with 200 and a body that is not valid JSON."""
@@ -340,7 +368,9 @@ class FakeGcore(LoopbackServer):
                     at=time.monotonic(),
                 )
             )
-            down, delay = self._down, self._delay
+            down = self._down
+            delay = self._delay + self._path_delays.get(request.path, 0.0)
+            trickle = self._trickles.get(request.path)
         if down:
             if request.transport is not None:
                 request.transport.abort()
@@ -348,11 +378,10 @@ class FakeGcore(LoopbackServer):
             return web.Response(status=503)
         if delay:
             await self.sleep(delay)
+        if trickle is not None:
+            return await self._trickle(request, await handler(request), trickle)
         with self._lock:
-            failure = next(
-                (f for f in self._failures if f.path_contains is None or f.path_contains in request.path),
-                None,
-            )
+            failure = next((f for f in self._failures if f.matches(request.path)), None)
             if failure is not None:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
@@ -368,6 +397,22 @@ class FakeGcore(LoopbackServer):
         if invalid_json:
             return web.Response(status=200, text=INVALID_JSON_BODY, content_type="application/json")
         return await handler(request)
+
+    async def _trickle(
+        self, request: web.Request, answer: web.StreamResponse, every: float
+    ) -> web.StreamResponse:
+        body = answer.body if isinstance(answer, web.Response) and isinstance(answer.body, bytes) else b""
+        stream = web.StreamResponse(status=answer.status, headers={"Content-Type": "application/json"})
+        stream.content_length = len(body)
+        await stream.prepare(request)
+        for index in range(len(body)):
+            await stream.write(body[index : index + 1])
+            await self.sleep(every)
+            with self._lock:
+                if request.path not in self._trickles:
+                    every = 0.0
+        await stream.write_eof()
+        return stream
 
     @web.middleware
     async def _auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -41,6 +41,8 @@ _TS_BASE_SECONDS: Final = 1_700_000_000
 # Paging cursors are opaque to clients; like Slack's they encode where the next page starts.
 _CURSOR_PREFIX: Final = "next_ts:"
 _MAX_LIMIT: Final = 1000
+# chat.postMessage and chat.update refuse longer text with msg_too_long.
+_MAX_TEXT: Final = 40_000
 # Kept on stored messages for tests (``message(...)["edit_count"]``), never sent to clients.
 _FAKE_ONLY_FIELDS: Final = frozenset({"edit_count"})
 
@@ -70,6 +72,8 @@ class _Failure:
     remaining: int
     status: int
     headers: dict[str, str]
+    channel: str | None
+    after_effect: bool
 
 
 def _truthy(value: Any) -> bool:
@@ -153,8 +157,9 @@ class FakeSlack(LoopbackServer):
         self._users: dict[str, JSONDict] = {}
         self._channels: dict[str, JSONDict] = {}
         self._messages: dict[str, list[JSONDict]] = {}
-        self._delays: dict[str, float] = {}
+        self._delays: dict[tuple[str, str | None], float] = {}
         self._deleted_channels: set[str] = set()
+        self._message_limit: int | None = None
 
     @property
     def api_url(self) -> str:
@@ -171,12 +176,20 @@ class FakeSlack(LoopbackServer):
         *,
         status: int = 200,
         headers: dict[str, str] | None = None,
+        channel: str | None = None,
+        after_effect: bool = False,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
+        """Answer the next ``times`` calls of ``method`` (to ``channel``, if given) with
+        ``{"ok": false, "error": error}``.
+
+        With ``after_effect`` the call is carried out first and only its answer is the error: Slack stored
+        the message, and the client heard a failure (a 5xx from a proxy, a dropped answer).
+        """
         if times < 1:
             raise ValueError("times must be >= 1")
+        failure = _Failure(error, times, status, dict(headers or {}), channel, after_effect)
         with self._lock:
-            self._failures.setdefault(method, []).append(_Failure(error, times, status, dict(headers or {})))
+            self._failures.setdefault(method, []).append(failure)
 
     def set_user(self, user_id: str, **fields: Any) -> None:
         """Override top-level fields of the user that ``users.info`` returns for ``user_id``."""
@@ -200,14 +213,20 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             self._deleted_channels.add(channel_id)
 
-    def set_delay(self, method: str, seconds: float) -> None:
-        """Answer ``method`` (errors too) only after ``seconds``; 0 turns it off.
+    def set_delay(self, method: str, seconds: float, *, channel: str | None = None) -> None:
+        """Answer ``method`` (to ``channel``, if given; errors too) only after ``seconds``; 0 turns it off.
 
         The call is recorded and its effect applied first, so a post is stored even when the client
         gives up waiting: a bot killed after Slack accepted its message. stop() cuts the wait short.
         """
         with self._lock:
-            self._delays[method] = max(0.0, seconds)
+            self._delays[(method, channel)] = max(0.0, seconds)
+
+    def set_message_limit(self, chars: int | None) -> None:
+        """Refuse posts and edits whose text and blocks take more than ``chars`` characters with
+        ``msg_too_long``, as Slack does past its limits (None: Slack's documented 40,000 of text)."""
+        with self._lock:
+            self._message_limit = chars
 
     def messages(self, channel_id: str) -> list[JSONDict]:
         """Copies of the messages stored in the channel (top-level and replies), oldest first.
@@ -238,6 +257,7 @@ class FakeSlack(LoopbackServer):
             self._failures.clear()
             self._messages.clear()
             self._delays.clear()
+            self._message_limit = None
             self._deleted_channels.clear()
             self._channels.clear()
             self._calls.clear()
@@ -371,16 +391,20 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             # Recorded as sent; the handler works on its own copy (it may rewrite the channel).
             self._calls.append(ApiCall(method=method, params=params, token=token, at=time.monotonic()))
-            delay = self._delays.get(method, 0.0)
+            channel = params.get("channel")
+            delay = self._delays.get((method, channel), 0.0) or self._delays.get((method, None), 0.0)
             queue = self._failures.get(method, [])
-            failure = queue[0] if queue else None
+            failure = next((f for f in queue if f.channel in (None, channel)), None)
             if failure is not None:
                 failure.remaining -= 1
                 if failure.remaining <= 0:
-                    queue.pop(0)
-                answer: JSONDict = {"ok": False, "error": failure.error}
-            else:
+                    queue.remove(failure)
+            if failure is None:
                 answer = self._answer(method, copy.deepcopy(params), token)
+            else:
+                if failure.after_effect:
+                    self._answer(method, copy.deepcopy(params), token)
+                answer = {"ok": False, "error": failure.error}
         if delay:
             # After the effect: a client that gives up (or dies) while waiting has still posted.
             await self.sleep(delay)
@@ -483,9 +507,17 @@ class FakeSlack(LoopbackServer):
 
     # The handlers below run with self._lock held (see _api); the lock is reentrant.
 
+    def _too_long(self, params: JSONDict) -> bool:
+        text = str(params.get("text") or "")
+        if self._message_limit is None:
+            return len(text) > _MAX_TEXT
+        return len(text) + len(json.dumps(params.get("blocks") or [])) > self._message_limit
+
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
+        if self._too_long(params):
+            return {"ok": False, "error": "msg_too_long"}
         metadata_error = _metadata_problem(params)
         if metadata_error is not None:
             return {"ok": False, "error": metadata_error}
@@ -521,6 +553,8 @@ class FakeSlack(LoopbackServer):
             return {"ok": False, "error": "message_not_found"}
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return {"ok": False, "error": "no_text"}
+        if self._too_long(params):
+            return {"ok": False, "error": "msg_too_long"}
         metadata_error = _metadata_problem(params)
         if metadata_error is not None:
             return {"ok": False, "error": metadata_error}

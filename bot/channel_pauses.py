@@ -1,0 +1,97 @@
+"""Pausing a channel's alerts when it really cannot take them, and resuming them when it can again.
+
+A failed post says ``channel_not_found`` or ``not_in_channel`` now and then for a channel that is fine, so
+``conversations.info`` confirms before anything is paused. Paused channels are checked again on a schedule
+and resume by themselves; the people who made the subscriptions hear of both, by direct message.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack_errors import SlackFailureKind, classify
+from bot.store import Store
+from bot.subscriptions import ALL_DEPLOYMENTS, Subscription
+from formatters.alerts import render_paused_notice, render_resumed_notice
+from formatters.blocks import Message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RECHECK_SECONDS = 3600
+
+
+class ChannelPauses:
+    """Decides whether a channel is gone, pauses and resumes its subscriptions, and tells their creators."""
+
+    def __init__(self, client: AsyncWebClient, store: Store, *, recheck_seconds: int) -> None:
+        self._client, self._store, self._recheck_seconds = client, store, recheck_seconds
+
+    async def unreachable_reason(self, channel_id: str) -> str | None:
+        """Why the bot cannot post in the channel, as ``conversations.info`` sees it now; None when it can,
+        or when Slack could not say (a failure that is not about the channel proves nothing)."""
+        try:
+            answer = await self._client.conversations_info(channel=channel_id)
+        except Exception as error:
+            failure = classify(error)
+            return failure.code if failure.kind is SlackFailureKind.CHANNEL_GONE else None
+        channel: dict[str, Any] = answer.get("channel") or {}
+        if channel.get("is_archived"):
+            return "is_archived"
+        if not (channel.get("is_member") or channel.get("is_im")):
+            return "not_in_channel"
+        return None
+
+    async def pause_if_gone(self, channel_id: str, code: str) -> bool:
+        """After a post failed with ``code``: pause the channel if Slack confirms it cannot take alerts.
+        True when paused (or already was); False when the failure looks passing and is worth a retry."""
+        reason = await self.unreachable_reason(channel_id)
+        if reason is None:
+            log.warning("Slack said %s for %s, but the channel looks fine; will retry", code, channel_id)
+            return False
+        paused = await self._store.pause_channel(channel_id, reason)
+        if paused:
+            log.warning("paused %d subscriptions of channel %s: %s", len(paused), channel_id, reason)
+            notice = functools.partial(
+                render_paused_notice, channel_id, reason=reason, recheck_seconds=self._recheck_seconds
+            )
+            await self._tell_creators(paused, notice)
+        return True
+
+    async def resume_reachable(self) -> int:
+        """Resume every paused channel the bot can post in again; how many channels resumed."""
+        resumed = 0
+        for channel_id in await self._store.paused_channels():
+            if await self.unreachable_reason(channel_id) is not None:
+                continue
+            subscriptions = await self._store.resume_channel(channel_id)
+            if not subscriptions:
+                continue
+            resumed += 1
+            log.info("resumed %d subscriptions of channel %s", len(subscriptions), channel_id)
+            await self._tell_creators(subscriptions, functools.partial(render_resumed_notice, channel_id))
+        return resumed
+
+    async def _tell_creators(
+        self, subscriptions: list[Subscription], render: Callable[[list[str]], Message]
+    ) -> None:
+        by_creator: dict[str, list[str]] = defaultdict(list)
+        for subscription in subscriptions:
+            target = "all deployments" if subscription.target == ALL_DEPLOYMENTS else subscription.target
+            by_creator[subscription.created_by].append(target)
+        for user_id, targets in by_creator.items():
+            notice = render(targets)
+            try:
+                await self._client.chat_postMessage(channel=user_id, **notice.as_kwargs())
+            except Exception as error:
+                log.warning(
+                    "could not tell %s about channel %s: %s",
+                    user_id,
+                    subscriptions[0].channel_id,
+                    classify(error).code,
+                )

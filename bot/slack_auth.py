@@ -1,0 +1,77 @@
+"""The bot token: checked at start, and rechecked on a backoff after Slack rejects it mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.health import Health
+from bot.slack_errors import AUTH_ERRORS, classify
+
+log = logging.getLogger(__name__)
+
+# After a rejection: the first recheck after 5 s, doubling up to one a minute.
+RECHECK_FIRST_SECONDS = 5.0
+RECHECK_MAX_SECONDS = 60.0
+
+
+class StartupError(Exception):
+    """The bot cannot run as configured; the message says which setting to fix."""
+
+
+async def check_slack_token(client: AsyncWebClient) -> None:
+    """Fail fast on a rejected bot token; only warn when Slack cannot be reached right now."""
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error", "")
+        if code in AUTH_ERRORS:
+            raise StartupError(f"Slack rejected SLACK_BOT_TOKEN ({code})") from None
+        log.warning("Slack auth.test failed (%s); starting anyway", code)
+    except (SlackClientError, OSError) as error:
+        log.warning(
+            "could not reach Slack to check the bot token (%s); starting anyway", type(error).__name__
+        )
+    else:
+        log.info("signed in to Slack team %s as %s", identity.get("team"), identity.get("user"))
+
+
+class TokenRecheck:
+    """Waits out a rejected token: ``auth.test`` on a backoff until Slack accepts the token again.
+
+    One rejection may be Slack's passing trouble as much as a revoked token: alerts are held, not dropped,
+    and ``/healthz`` says unhealthy only while the token stays rejected.
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        health: Health,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        first_delay: float = RECHECK_FIRST_SECONDS,
+        max_delay: float = RECHECK_MAX_SECONDS,
+    ) -> None:
+        self._client, self._health, self._sleep = client, health, sleep
+        self._first_delay, self._max_delay = first_delay, max_delay
+
+    async def wait_until_valid(self) -> None:
+        """Return once ``auth.test`` accepts the token, marking the bot healthy again."""
+        delay = self._first_delay
+        while self._health.slack_token_rejected is not None:
+            await self._sleep(delay)
+            try:
+                await self._client.auth_test()
+            except Exception as error:
+                failure = classify(error)
+                log.warning(
+                    "Slack has not accepted the bot token yet (%s); next check in %.0f s", failure.code, delay
+                )
+                delay = min(delay * 2, self._max_delay)
+                continue
+            log.info("Slack accepts the bot token again; delivering the alerts held meanwhile")
+            self._health.slack_token_rejected = None
