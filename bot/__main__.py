@@ -16,11 +16,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import create_app
 from bot.channel_pauses import ChannelPauses
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import Settings, SettingsError, load_database_settings, load_settings
 from bot.notifier import POST_TIMEOUT_SECONDS, Notifier
 from bot.services import Services
 from bot.slack_auth import StartupError, check_slack_token
-from bot.store import DatabaseInUse
+from bot.store import DatabaseInUse, migrate
+from bot.store.engine import create_database_engine
 from bot.transitions import WatchRules
 from bot.watcher import Watcher
 from bot.web import create_web_app
@@ -142,8 +143,34 @@ async def serve(settings: Settings) -> None:
         await services.aclose()
 
 
-def main() -> int:
+DB_USAGE = "usage: python -m bot [db upgrade | db current]"
+
+
+def database_command(action: str) -> int:
+    """``python -m bot db upgrade|current``: migrations as a step of their own, for operators who want one."""
+    try:
+        settings = load_database_settings()
+    except SettingsError as error:
+        print(f"inference-bot: cannot start: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    engine = create_database_engine(settings.database_url)
+    try:
+        revision = migrate.upgrade(engine) if action == "upgrade" else migrate.current(engine)
+    finally:
+        engine.dispose()
+    print(f"database at revision {revision or 'none'} (newest known: {migrate.head()})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
     """Entry point: a bad setting is one line on stderr and exit status 2."""
+    args = sys.argv[1:] if argv is None else argv
+    if args:
+        if len(args) == 2 and args[0] == "db" and args[1] in ("upgrade", "current"):
+            return database_command(args[1])
+        print(DB_USAGE, file=sys.stderr)
+        return 2
     try:
         settings = load_settings()
     except SettingsError as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,13 +16,26 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names it and never includes its value."""
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """What ``python -m bot db …`` needs: the database alone."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite:///inference-bot.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must be sqlite:///path.db or postgresql+psycopg://user@host/db")
+        return value
+
+
+class Settings(DatabaseSettings):
     """Everything the bot reads from its environment.
 
     The Gcore names are the official SDK's, so an environment set up for the SDK works unchanged.
     """
-
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     slack_bot_token: SecretStr
     slack_signing_secret: SecretStr | None = None
@@ -31,7 +44,6 @@ class Settings(BaseSettings):
     gcore_api_key: SecretStr
     gcore_base_url: AnyHttpUrl = AnyHttpUrl(GCORE_BASE_URL_DEFAULT)
     gcore_cloud_project_id: int | None = Field(default=None, gt=0)
-    database_url: str = "sqlite:///inference-bot.db"
     watch_interval_seconds: float = Field(default=30.0, gt=0)
     stuck_after_seconds: int = Field(default=900, gt=0)
     gcore_outage_alert_after: int = Field(default=3, ge=1)
@@ -72,13 +84,6 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
-    @field_validator("database_url")
-    @classmethod
-    def _database_url_shape(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql")):
-            raise ValueError("must be sqlite:///path.db or postgresql+psycopg://user@host/db")
-        return value
-
     @model_validator(mode="after")
     def _http_mode_needs_signing_secret(self) -> Settings:
         if self.slack_app_token is None and self.slack_signing_secret is None:
@@ -103,10 +108,22 @@ class Settings(BaseSettings):
         return logging.getLevelNamesMapping()[self.log_level]
 
 
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
 def load_settings() -> Settings:
     """Read the settings, turning pydantic's report into one line that names each bad setting."""
+    return _load(Settings)
+
+
+def load_database_settings() -> DatabaseSettings:
+    """Read the database setting alone, for ``python -m bot db …``."""
+    return _load(DatabaseSettings)
+
+
+def _load(kind: type[SettingsT]) -> SettingsT:
     try:
-        return Settings()
+        return kind()
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):

@@ -1,0 +1,51 @@
+"""The watcher's database: subscriptions, last seen states, transitions and their deliveries (an outbox).
+
+SQLAlchemy 2 over an embedded SQLite file by default, PostgreSQL when ``DATABASE_URL`` says so. A poll's new
+states, its transitions and one delivery per channel are written in one transaction, before anything is
+posted; the notifier then moves each delivery through ``pending → sending → posted → done``. Calls run in a
+worker thread so the event loop never waits on the database. One module per aggregate: ``subscriptions``,
+``polls``, ``deliveries``, and ``leadership`` for which replica writes; ``schema`` holds the tables and
+``migrations`` every change to them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy.orm import sessionmaker
+
+from bot.store.deliveries import Deliveries, DeliveryJob
+from bot.store.engine import DatabaseInUse, create_database_engine, lock_sqlite_file
+from bot.store.leadership import LEADER_LOCK_KEY, NotLeader
+from bot.store.migrate import upgrade
+from bot.store.polls import Polls
+from bot.store.schema import NAME_MAX_CHARS, DeliveryState
+from bot.store.subscriptions import Subscriptions
+
+__all__ = [
+    "LEADER_LOCK_KEY",
+    "NAME_MAX_CHARS",
+    "DatabaseInUse",
+    "DeliveryJob",
+    "DeliveryState",
+    "NotLeader",
+    "Store",
+]
+
+
+class Store(Subscriptions, Polls, Deliveries):
+    """Every read and write of the watcher's state; async methods run in a worker thread."""
+
+    def __init__(self, url: str) -> None:
+        self._file_lock = lock_sqlite_file(url)
+        self._engine = create_database_engine(url)
+        upgrade(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Release the leader lock and every pooled connection."""
+        self._drop_leadership()
+        self._engine.dispose()
+        if self._file_lock is not None:
+            os.close(self._file_lock)
+            self._file_lock = None

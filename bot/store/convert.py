@@ -1,0 +1,83 @@
+"""Between table rows and the domain's values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.store.engine import utc
+from bot.store.schema import DeploymentStateRow, SubscriptionRow, TransitionRow
+from bot.subscriptions import Subscription
+from bot.transitions import AlertKind, Snapshot, Tracked, Transition
+
+
+def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "name": snapshot.name,
+        "status": snapshot.status,
+        "ready": snapshot.ready,
+        "total": snapshot.total,
+        "min_ready": snapshot.min_ready,
+        "errors": [list(error) for error in snapshot.errors],
+    }
+
+
+def snapshot_from(data: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        name=data["name"],
+        status=data["status"],
+        ready=data.get("ready", 0),
+        total=data.get("total", 0),
+        min_ready=data.get("min_ready", 0),
+        errors=tuple((int(region), str(message)) for region, message in data.get("errors", [])),
+    )
+
+
+def to_subscription(row: SubscriptionRow) -> Subscription:
+    return Subscription(
+        id=row.id,
+        channel_id=row.channel_id,
+        project_id=row.project_id,
+        target=row.target,
+        only_problems=row.only_problems,
+        flat=row.flat,
+        created_by=row.created_by,
+        created_at=utc(row.created_at),
+        paused_reason=row.paused_reason,
+    )
+
+
+def to_tracked(row: DeploymentStateRow) -> Tracked:
+    return Tracked(
+        snapshot=snapshot_from(row.snapshot),
+        unsettled_since=utc(row.unsettled_since) if row.unsettled_since else None,
+        stuck_alerted=row.stuck_alerted,
+        problem=row.problem,
+        changes=tuple(datetime.fromisoformat(moment) for moment in row.changes),
+        flapping=row.flapping,
+        episode=row.episode,
+        episode_open=row.episode_open,
+    )
+
+
+# Transition fields stored as they are; kind and snapshot are converted.
+TRANSITION_COLUMNS = (
+    "project_id",
+    "name",
+    "old_status",
+    "new_status",
+    "episode",
+    "problem",
+    "recovery",
+    "offline",
+    "flap_count",
+)
+
+
+def to_transition(row: TransitionRow) -> Transition:
+    return Transition(
+        **{column: getattr(row, column) for column in TRANSITION_COLUMNS},
+        kind=AlertKind(row.kind),
+        at=utc(row.at),
+        snapshot=snapshot_from(row.snapshot) if row.snapshot else None,
+    )

@@ -1,0 +1,139 @@
+"""Deliveries: each alert's way to one channel, ``pending → sending → posted → done``, and the messages
+later alerts reply under or edit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.store.convert import to_transition
+from bot.store.engine import threaded, utc
+from bot.store.leadership import Leadership
+from bot.store.schema import (
+    OPEN_STATES,
+    REASON_MAX_CHARS,
+    DeliveryRow,
+    DeliveryState,
+    ThreadRow,
+    TransitionRow,
+)
+from bot.transitions import Transition
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    """A delivery to work on, with the transition it carries."""
+
+    id: int
+    channel_id: str
+    flat: bool
+    state: DeliveryState
+    ts: str | None
+    thread_ts: str | None
+    attempts: int
+    transition: Transition
+    updated_at: datetime
+
+
+class Deliveries(Leadership):
+    """Reads and writes of deliveries; only the leader claims one."""
+
+    @threaded
+    def open_delivery_channels(self) -> list[str]:
+        """Channels with deliveries not yet done."""
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(DeliveryRow.channel_id).where(DeliveryRow.state.in_(OPEN_STATES)).distinct()
+                )
+            )
+
+    @threaded
+    def open_deliveries(self, channel_id: str | None = None, limit: int = 1000) -> list[DeliveryJob]:
+        """Deliveries not yet done (of one channel, or all), oldest first: the order a channel must see."""
+        query = (
+            select(DeliveryRow, TransitionRow)
+            .join(TransitionRow, DeliveryRow.transition_id == TransitionRow.id)
+            .where(DeliveryRow.state.in_(OPEN_STATES))
+            .order_by(DeliveryRow.id)
+            .limit(limit)
+        )
+        if channel_id is not None:
+            query = query.where(DeliveryRow.channel_id == channel_id)
+        with self._sessions() as session:
+            return [
+                DeliveryJob(
+                    id=delivery.id,
+                    channel_id=delivery.channel_id,
+                    flat=delivery.flat,
+                    state=DeliveryState(delivery.state),
+                    ts=delivery.ts,
+                    thread_ts=delivery.thread_ts,
+                    attempts=delivery.attempts,
+                    transition=to_transition(transition),
+                    updated_at=utc(delivery.updated_at),
+                )
+                for delivery, transition in session.execute(query).all()
+            ]
+
+    @threaded
+    def mark_delivery(
+        self,
+        delivery_id: int,
+        state: DeliveryState,
+        now: datetime,
+        *,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+    ) -> None:
+        """Move a delivery to ``state``, keeping the message ts once it is known."""
+        values: dict[str, Any] = {"state": state, "updated_at": now}
+        if ts is not None:
+            values["ts"] = ts
+        if thread_ts is not None:
+            values["thread_ts"] = thread_ts
+        with self._sessions.begin() as session:
+            if state is DeliveryState.SENDING:
+                # The claim before a post: only the leader may make it.
+                self._fence(session)
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
+
+    @threaded
+    def record_delivery_failure(self, delivery_id: int, error: str, *, give_up: bool) -> None:
+        """Count a failed attempt; its state stays as it is (a ``sending`` one may have been posted),
+        unless ``give_up`` makes it ``failed``."""
+        values: dict[str, Any] = {
+            "attempts": DeliveryRow.attempts + 1,
+            "last_error": error[:REASON_MAX_CHARS],
+        }
+        if give_up:
+            values["state"] = DeliveryState.FAILED
+        with self._sessions.begin() as session:
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
+
+    @threaded
+    def thread(self, channel_id: str, project_id: int, name: str, episode: int, purpose: str) -> str | None:
+        """The ts of the channel's message for this episode and purpose, if one was posted."""
+        with self._sessions() as session:
+            row = session.get(ThreadRow, (channel_id, project_id, name, episode, purpose))
+            return row.ts if row else None
+
+    @threaded
+    def save_thread(
+        self, channel_id: str, project_id: int, name: str, episode: int, purpose: str, ts: str
+    ) -> None:
+        """Remember the channel's message for this episode and purpose."""
+        with self._sessions.begin() as session:
+            session.merge(
+                ThreadRow(
+                    channel_id=channel_id,
+                    project_id=project_id,
+                    name=name,
+                    episode=episode,
+                    purpose=purpose,
+                    ts=ts,
+                )
+            )

@@ -1,0 +1,106 @@
+"""Which replica polls and delivers: a PostgreSQL advisory lock, checked before every write that needs it."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from bot.store.base import StoreBase
+from bot.store.engine import threaded
+
+log = logging.getLogger(__name__)
+
+# Any constant; identifies the watcher's lock among other users of a shared PostgreSQL.
+LEADER_LOCK_KEY = 0x1F0C0DE5
+
+
+class NotLeader(Exception):
+    """This replica no longer holds the leader lock; what it was about to write is another's to write."""
+
+
+class Leadership(StoreBase):
+    """The leader lock: held on a connection of its own for as long as its session lives."""
+
+    _leader: Connection | None = None
+    _leader_pid: int | None = None
+
+    @threaded
+    def lead(self) -> bool:
+        """Whether this process may poll and deliver now: always with SQLite (its file lock keeps other
+        processes out); with PostgreSQL, while it holds the leader lock.
+
+        A held lock is checked on its own connection each time: when that session was terminated, the lock
+        went with it and another replica may hold it now, so this answers False at once and stays out until
+        it wins the lock again.
+        """
+        if self.backend != "postgresql":
+            return True
+        if self._leader is not None:
+            if self._still_holds_lock(self._leader):
+                return True
+            log.warning("lost the leader lock; this replica stops polling and delivering")
+            self._drop_leadership()
+            return False
+        connection = self._engine.connect()
+        try:
+            got = bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+                ).scalar()
+            )
+            connection.commit()
+        except Exception:
+            connection.close()
+            raise
+        if not got:
+            connection.close()
+            return False
+        log.info("holding the leader lock: this replica polls and delivers")
+        self._leader = connection
+        self._leader_pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        connection.commit()
+        return True
+
+    def _fence(self, session: Session) -> None:
+        """Refuse a leader's write unless its lock session still holds the lock, checked in the write's
+        own transaction: a replica whose lock was taken from it must not record or claim anything."""
+        if self.backend != "postgresql":
+            return
+        held = (
+            self._leader_pid is not None
+            and session.execute(
+                text(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = :pid AND objid = :key"
+                ),
+                {"pid": self._leader_pid, "key": LEADER_LOCK_KEY},
+            ).first()
+        )
+        if not held:
+            raise NotLeader()
+
+    @staticmethod
+    def _still_holds_lock(connection: Connection) -> bool:
+        try:
+            held = connection.execute(
+                text(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND objid = :key"
+                ),
+                {"key": LEADER_LOCK_KEY},
+            ).first()
+            connection.commit()
+        except Exception as error:
+            log.warning("the leader lock's connection failed: %s", type(error).__name__)
+            return False
+        return held is not None
+
+    def _drop_leadership(self) -> None:
+        if self._leader is not None:
+            try:
+                self._leader.close()
+            except Exception as error:
+                log.debug("closing a dead leader connection: %s", type(error).__name__)
+            self._leader, self._leader_pid = None, None

@@ -1,0 +1,64 @@
+"""Schema migrations with Alembic: the bot upgrades its database at start, under a lock, and operators can
+run ``python -m bot db upgrade`` / ``python -m bot db current`` as a separate step.
+
+A database made before migrations existed (by ``create_all``) has tables but no ``alembic_version``: it is
+stamped with the first revision, the schema those versions made, and upgraded from there.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+FIRST_REVISION = "0001"
+# Not the leader lock's key: replicas that start together queue here, whoever leads.
+_MIGRATION_LOCK_KEY = 0x1F0C0DE6
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The newest revision this code knows."""
+    revision = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current(engine: Engine) -> str | None:
+    """The database's revision; None for an empty database, or one made before migrations."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the database to the newest revision, once even when replicas start together; the revision."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Held to the end of this transaction: a second replica waits, then finds nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+        config = _config(connection)
+        before = MigrationContext.configure(connection).get_current_revision()
+        if before is None and inspect(connection).has_table("subscriptions"):
+            log.info("database made before migrations; stamping it %s before upgrading", FIRST_REVISION)
+            command.stamp(config, FIRST_REVISION)
+            before = FIRST_REVISION
+        newest = head()
+        if before != newest:
+            log.info("upgrading the database from %s to %s", before or "empty", newest)
+            command.upgrade(config, "head")
+        return newest

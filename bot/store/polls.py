@@ -1,0 +1,179 @@
+"""Polls: the last seen state of each deployment, and a poll's transitions with one delivery per channel
+that wants them, written in one transaction before anything is posted (the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from bot.store.convert import TRANSITION_COLUMNS, snapshot_json, to_tracked
+from bot.store.engine import threaded, utc
+from bot.store.leadership import Leadership
+from bot.store.schema import (
+    DeliveryRow,
+    DeploymentStateRow,
+    ProjectHealthRow,
+    SubscriptionRow,
+    TransitionRow,
+)
+from bot.subscriptions import ALL_DEPLOYMENTS
+from bot.transitions import AlertKind, ProjectDiff, Tracked, Transition
+
+# Rows a bulk statement names at once, under SQLite's limit on bound parameters.
+_BULK_CHUNK = 500
+
+
+class Polls(Leadership):
+    """Reads and writes of polls; only the leader records one."""
+
+    @threaded
+    def load_project(self, project_id: int) -> tuple[dict[str, Tracked], datetime | None]:
+        """The last seen state of a project's deployments, and when it was last polled (None: never)."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(DeploymentStateRow).where(DeploymentStateRow.project_id == project_id)
+            )
+            tracked = {row.name: to_tracked(row) for row in rows}
+            health = session.get(ProjectHealthRow, project_id)
+            polled = health.last_polled_at if health and health.baseline_done else None
+            return tracked, utc(polled) if polled else None
+
+    @threaded
+    def record_poll(
+        self, project_id: int, diff: ProjectDiff, changed: Iterable[str], now: datetime
+    ) -> list[Transition]:
+        """Save a successful poll: changed states, transitions and their deliveries, in one transaction.
+
+        Returns the transitions recorded, with a "Gcore reachable again" first when the poll ends an outage.
+        """
+        recorded: list[Transition] = []
+        with self._sessions.begin() as session:
+            self._fence(session)
+            self._save_states(session, project_id, {name: diff.tracked[name] for name in changed})
+            if diff.deleted:
+                session.execute(
+                    delete(DeploymentStateRow).where(
+                        DeploymentStateRow.project_id == project_id, DeploymentStateRow.name.in_(diff.deleted)
+                    )
+                )
+            health = session.get(ProjectHealthRow, project_id) or ProjectHealthRow(project_id=project_id)
+            session.add(health)
+            if health.outage_notified:
+                recorded.append(self._add_project_notice(session, project_id, AlertKind.GCORE_REACHABLE, now))
+            health.baseline_done, health.failures, health.outage_notified = True, 0, False
+            health.last_polled_at = now
+            subscriptions = self._active_subscriptions(session, project_id)
+            for transition in diff.transitions:
+                row = self._add_transition(session, transition)
+                for subscription in self._audience(subscriptions, transition):
+                    self._add_delivery(session, row.id, subscription.channel_id, subscription.flat, now)
+                recorded.append(transition)
+            if diff.deleted:
+                # A deleted deployment's own subscriptions end; `--all` ones stay.
+                session.execute(
+                    delete(SubscriptionRow).where(
+                        SubscriptionRow.project_id == project_id, SubscriptionRow.target.in_(diff.deleted)
+                    )
+                )
+        return recorded
+
+    @threaded
+    def record_failed_poll(self, project_id: int, now: datetime, alert_after: int) -> Transition | None:
+        """Count a failed poll; the "can't reach Gcore" notice when this one reaches ``alert_after``."""
+        with self._sessions.begin() as session:
+            self._fence(session)
+            health = session.get(ProjectHealthRow, project_id) or ProjectHealthRow(
+                project_id=project_id, baseline_done=False, failures=0, outage_notified=False
+            )
+            session.add(health)
+            health.failures = (health.failures or 0) + 1
+            if health.failures < alert_after or health.outage_notified:
+                return None
+            health.outage_notified = True
+            return self._add_project_notice(session, project_id, AlertKind.GCORE_UNREACHABLE, now)
+
+    @staticmethod
+    def _save_states(session: Session, project_id: int, states: dict[str, Tracked]) -> None:
+        """Replace the rows of ``states`` with bulk statements, 500 rows each: a baseline poll writes
+        thousands, which row by row cost a SELECT and an INSERT apiece."""
+        names = list(states)
+        for start in range(0, len(names), _BULK_CHUNK):
+            chunk = names[start : start + _BULK_CHUNK]
+            session.execute(
+                delete(DeploymentStateRow).where(
+                    DeploymentStateRow.project_id == project_id, DeploymentStateRow.name.in_(chunk)
+                )
+            )
+            session.execute(
+                insert(DeploymentStateRow),
+                [
+                    {
+                        "project_id": project_id,
+                        "name": name,
+                        "snapshot": snapshot_json(states[name].snapshot),
+                        "unsettled_since": states[name].unsettled_since,
+                        "stuck_alerted": states[name].stuck_alerted,
+                        "problem": states[name].problem,
+                        "changes": [moment.isoformat() for moment in states[name].changes],
+                        "flapping": states[name].flapping,
+                        "episode": states[name].episode,
+                        "episode_open": states[name].episode_open,
+                    }
+                    for name in chunk
+                ],
+            )
+
+    @staticmethod
+    def _active_subscriptions(session: Session, project_id: int) -> list[SubscriptionRow]:
+        return list(
+            session.scalars(
+                select(SubscriptionRow).where(
+                    SubscriptionRow.project_id == project_id, SubscriptionRow.paused_reason.is_(None)
+                )
+            )
+        )
+
+    @staticmethod
+    def _audience(subscriptions: list[SubscriptionRow], transition: Transition) -> list[SubscriptionRow]:
+        """One subscription per channel that wants the transition: a named one before ``--all``."""
+        chosen: dict[str, SubscriptionRow] = {}
+        for row in sorted(subscriptions, key=lambda r: r.target == ALL_DEPLOYMENTS):
+            if row.target not in (transition.name, ALL_DEPLOYMENTS) or row.channel_id in chosen:
+                continue
+            if row.only_problems and not transition.problem:
+                continue
+            chosen[row.channel_id] = row
+        return list(chosen.values())
+
+    @staticmethod
+    def _add_transition(session: Session, transition: Transition) -> TransitionRow:
+        row = TransitionRow(
+            **{column: getattr(transition, column) for column in TRANSITION_COLUMNS},
+            kind=transition.kind,
+            at=transition.at,
+            snapshot=snapshot_json(transition.snapshot) if transition.snapshot else None,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    @staticmethod
+    def _add_delivery(
+        session: Session, transition_id: int, channel_id: str, flat: bool, now: datetime
+    ) -> None:
+        session.add(
+            DeliveryRow(transition_id=transition_id, channel_id=channel_id, flat=flat, updated_at=now)
+        )
+
+    def _add_project_notice(
+        self, session: Session, project_id: int, kind: AlertKind, now: datetime
+    ) -> Transition:
+        notice = Transition(project_id=project_id, name="", kind=kind, at=now, problem=True)
+        row = self._add_transition(session, notice)
+        channels = {sub.channel_id for sub in self._active_subscriptions(session, project_id)}
+        for channel_id in sorted(channels):
+            self._add_delivery(session, row.id, channel_id, True, now)
+        return notice

@@ -1,0 +1,123 @@
+"""The tables: SQLAlchemy models of the watcher's state. Every change to them is an Alembic revision in
+``bot/store/migrations/versions``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.transitions import STATUS_MAX_CHARS
+
+# Column widths. A deployment name is 4 to 30 characters by Gcore's rules; a longer one is skipped by the
+# watcher before it reaches a column. Error codes and reasons are cut to fit.
+NAME_MAX_CHARS = 64
+REASON_MAX_CHARS = 64
+
+
+class DeliveryState(StrEnum):
+    """Where a delivery is on its way to Slack."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # a post may have reached Slack; reconcile before posting again
+    POSTED = "posted"  # the message exists; the thread parent may still need its update
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+OPEN_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.POSTED)
+
+
+class Base(DeclarativeBase):
+    """The metadata every table belongs to."""
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("channel_id", "project_id", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[int] = mapped_column(Integer)
+    target: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    only_problems: Mapped[bool] = mapped_column(Boolean, default=False)
+    flat: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paused_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
+
+
+class DeploymentStateRow(Base):
+    __tablename__ = "deployment_states"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS), primary_key=True)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    unsettled_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stuck_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    problem: Mapped[bool] = mapped_column(Boolean, default=False)
+    changes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    episode: Mapped[int] = mapped_column(BigInteger, default=0)
+    episode_open: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ProjectHealthRow(Base):
+    __tablename__ = "project_health"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    baseline_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    outage_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TransitionRow(Base):
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    old_status: Mapped[str | None] = mapped_column(String(STATUS_MAX_CHARS), nullable=True)
+    new_status: Mapped[str | None] = mapped_column(String(STATUS_MAX_CHARS), nullable=True)
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    episode: Mapped[int] = mapped_column(BigInteger, default=0)
+    problem: Mapped[bool] = mapped_column(Boolean, default=False)
+    recovery: Mapped[bool] = mapped_column(Boolean, default=False)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    flap_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeliveryRow(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("transition_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transition_id: Mapped[int] = mapped_column(ForeignKey("transitions.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    flat: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING, index=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ThreadRow(Base):
+    """A channel's message that later alerts reply under or update: an episode's parent, a flapping notice."""
+
+    __tablename__ = "threads"
+
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS), primary_key=True)
+    episode: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ts: Mapped[str] = mapped_column(String(32))

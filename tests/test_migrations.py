@@ -1,0 +1,239 @@
+"""Schema migrations: every revision upgrades a database of the one before, holding rows, on both engines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import BigInteger, Integer, MetaData, create_engine, insert, inspect, select, text
+
+from bot.store import Store, migrate
+from bot.store.engine import create_database_engine
+from bot.store.schema import Base
+from tests.conftest import bot_environment, free_port
+from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.server import wait_for
+from tests.fakes.slack import FakeSlack
+from tests.test_e2e_watch import CHANNEL, WatchBot
+
+OLD_EPISODE = 7
+AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def schema_of_56bd510() -> MetaData:
+    """The tables as commit 56bd510 created them with ``create_all``, before migrations existed.
+
+    ``git diff 56bd510 -- bot/store.py`` shows the models differ from today's only in the three episode
+    columns, INTEGER then; so this is today's metadata with those three put back.
+    """
+    old = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(old)
+    for name in ("deployment_states", "transitions", "threads"):
+        old.tables[name].c.episode.type = Integer()
+    return old
+
+
+def make_old_database(url: str) -> None:
+    """A database of 56bd510 holding a subscription, a deployment's state and a delivered alert."""
+    engine = create_engine(url)
+    old = schema_of_56bd510()
+    old.create_all(engine)
+    with engine.begin() as connection:
+        t = old.tables
+        connection.execute(
+            insert(t["subscriptions"]).values(
+                id=1,
+                channel_id=CHANNEL,
+                project_id=1,
+                target="my-instance",
+                only_problems=False,
+                flat=False,
+                created_by="U0ALICE",
+                created_at=AT,
+                paused_reason=None,
+            )
+        )
+        snapshot = {
+            "name": "my-instance",
+            "status": "ACTIVE",
+            "ready": 1,
+            "total": 3,
+            "min_ready": 1,
+            "errors": [],
+        }
+        connection.execute(
+            insert(t["deployment_states"]).values(
+                project_id=1,
+                name="my-instance",
+                snapshot=snapshot,
+                unsettled_since=None,
+                stuck_alerted=False,
+                problem=False,
+                changes=[],
+                flapping=False,
+                episode=OLD_EPISODE,
+                episode_open=False,
+            )
+        )
+        connection.execute(
+            insert(t["project_health"]).values(
+                project_id=1, baseline_done=True, last_polled_at=AT, failures=0, outage_notified=False
+            )
+        )
+        connection.execute(
+            insert(t["transitions"]).values(
+                id=1,
+                project_id=1,
+                name="my-instance",
+                kind="changed",
+                at=AT,
+                old_status="DEPLOYING",
+                new_status="ACTIVE",
+                snapshot=snapshot,
+                episode=OLD_EPISODE,
+                problem=False,
+                recovery=False,
+                offline=False,
+                flap_count=0,
+            )
+        )
+        connection.execute(
+            insert(t["deliveries"]).values(
+                id=1,
+                transition_id=1,
+                channel_id=CHANNEL,
+                flat=False,
+                state="done",
+                ts="1763629200.000100",
+                thread_ts=None,
+                attempts=0,
+                last_error=None,
+                updated_at=AT,
+            )
+        )
+        connection.execute(
+            insert(t["threads"]).values(
+                channel_id=CHANNEL,
+                project_id=1,
+                name="my-instance",
+                episode=OLD_EPISODE,
+                purpose="episode",
+                ts="1763629200.000100",
+            )
+        )
+    engine.dispose()
+
+
+@pytest.fixture
+def fakes(gcore: FakeGcore, slack: FakeSlack) -> Iterator[tuple[FakeGcore, FakeSlack]]:
+    gcore.reset()
+    gcore.put(seed_deployment())
+    slack.clear()
+    yield gcore, slack
+
+
+def test_migrations_make_exactly_the_models(database_url: str) -> None:
+    Store(database_url).close()
+    engine = create_database_engine(database_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert MigrationContext.configure(connection).get_current_revision() == migrate.head()
+    engine.dispose()
+    assert differences == []
+
+
+def test_a_database_of_56bd510_upgrades_and_keeps_its_rows(
+    database_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
+) -> None:
+    make_old_database(database_url)
+    watcher = WatchBot(fakes[0], fakes[1], tmp_path, DATABASE_URL=database_url)
+    try:
+        assert "stamping it 0001 before upgrading" in watcher.bot.log()
+        listing = watcher.command("watching")
+        assert "`my-instance` (project 1)" in str(listing["blocks"])
+        # The old state is the baseline: the next change is one alert, in a new episode of today's ids.
+        watcher.gcore.set_status(1, "my-instance", "DEPLOYING")
+        (alert,) = watcher.wait_alerts(1)
+        assert "changed: 🟢 Active → 🔵 Deploying" in str(alert["blocks"])
+    finally:
+        watcher.bot.stop()
+    engine = create_database_engine(database_url)
+    with engine.connect() as connection:
+        episodes = connection.execute(text("SELECT episode FROM transitions ORDER BY id")).scalars().all()
+        kept = connection.execute(text("SELECT state FROM deliveries WHERE id = 1")).scalar()
+        types = {c["name"]: c["type"] for c in inspect(connection).get_columns("transitions")}
+    engine.dispose()
+    assert episodes[0] == OLD_EPISODE and kept == "done"
+    assert episodes[-1] >= int(AT.timestamp() * 1000) > 2**31  # milliseconds: past INTEGER's range
+    if database_url.startswith("postgresql"):
+        assert isinstance(types["episode"], BigInteger)
+
+
+def test_two_bots_starting_at_once_on_an_empty_database_create_the_schema_once(
+    postgres_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
+) -> None:
+    gcore, slack = fakes
+    processes = []
+    for name in ("a", "b"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        env = bot_environment(gcore, slack, free_port(), DATABASE_URL=postgres_url)
+        log = (workdir / "bot.log").open("wb")
+        processes.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, "-m", "bot"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+                ),
+                workdir,
+            )
+        )
+
+    def logs() -> list[str]:
+        return [(workdir / "bot.log").read_text() for _, workdir in processes]
+
+    try:
+        wait_for(
+            lambda: all("serving Slack requests" in log for log in logs()), timeout=30, message="both up"
+        )
+        assert all(process.poll() is None for process, _ in processes)
+        assert sum("upgrading the database from empty to 0002" in log for log in logs()) == 1
+    finally:
+        for process, _ in processes:
+            process.terminate()
+            process.wait(timeout=10)
+    engine = create_database_engine(postgres_url)
+    with engine.connect() as connection:
+        assert connection.execute(
+            select(text("version_num")).select_from(text("alembic_version"))
+        ).scalars().all() == [migrate.head()]
+    engine.dispose()
+
+
+def test_operators_can_migrate_as_a_step_of_their_own(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=tmp_path,
+            env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == (
+            0 if args[:1] == ("db",) and args[1:] in (("upgrade",), ("current",)) else 2
+        )
+        return done.stdout.strip() or done.stderr.strip()
+
+    assert run("db", "current") == "database at revision none (newest known: 0002)"
+    assert run("db", "upgrade") == "database at revision 0002 (newest known: 0002)"
+    assert run("db", "current") == "database at revision 0002 (newest known: 0002)"
+    assert run("db", "downgrade") == "usage: python -m bot [db upgrade | db current]"
