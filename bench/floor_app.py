@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.health import Health
-from bot.web import create_web_app
+from bot.slack.web import create_web_app
 
 
 def main() -> None:

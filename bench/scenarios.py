@@ -19,19 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bench.loadgen import Connection
 from bench.processes import BOT_TOKEN, signed_command, start
 from bench.remote import GCORE_KEY, RemoteFakes
-from bot.gcore import GcoreClient
+from bot.gcore.client import GcoreClient
+from bot.gcore.models import Deployment
 from bot.health import Health
-from bot.models import Deployment
-from bot.notifier import CHANNEL_BURST, METADATA_EVENT, Notifier
+from bot.slack.api import SlackApi, web_client
+from bot.slack.pacing import CHANNEL_BURST
 from bot.store import Store
-from bot.subscriptions import ALL_DEPLOYMENTS
-from bot.transitions import AlertKind, ProjectDiff, Snapshot, Transition, WatchRules
-from bot.watcher import Watcher
+from bot.watch.notifier import METADATA_EVENT, Notifier
+from bot.watch.subscriptions import ALL_DEPLOYMENTS
+from bot.watch.transitions import AlertKind, ProjectDiff, Snapshot, Transition, WatchRules
+from bot.watch.watcher import Watcher
 from formatters.deployment import render_deployment_card
 from tests.fakes.gcore import seed_deployment
 
@@ -244,7 +245,7 @@ async def _subscribe_all(store: Store, projects: int, channels: int) -> None:
 
 async def _one_watch_cycle(fakes: RemoteFakes, store: Store) -> tuple[float, float, int]:
     gcore = GcoreClient(fakes.gcore_url, GCORE_KEY)
-    slack = AsyncWebClient(token=BOT_TOKEN, base_url=fakes.slack_api_url)
+    slack = SlackApi(web_client(BOT_TOKEN, fakes.slack_api_url, for_alerts=True))
     notifier = Notifier(slack, store, Health(), clock=lambda: datetime.now(UTC), stuck_after_seconds=900)
     watcher = Watcher(
         gcore,
@@ -410,7 +411,7 @@ def alert_fan_out(fakes: RemoteFakes, workdir: Path, size: Size) -> list[Row]:
         for i in range(per_channel)
     ]
     asyncio.run(store.record_poll(1, ProjectDiff(transitions=transitions), [], now))
-    slack = AsyncWebClient(token=BOT_TOKEN, base_url=fakes.slack_api_url)
+    slack = SlackApi(web_client(BOT_TOKEN, fakes.slack_api_url, for_alerts=True))
     notifier = Notifier(slack, store, Health(), clock=lambda: datetime.now(UTC), stuck_after_seconds=900)
     started = time.perf_counter()
     delivered = asyncio.run(notifier.deliver_open())

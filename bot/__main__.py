@@ -12,19 +12,19 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import create_app
-from bot.channel_pauses import ChannelPauses
 from bot.config import Settings, SettingsError, load_database_settings, load_settings
-from bot.notifier import POST_TIMEOUT_SECONDS, Notifier
 from bot.services import Services
-from bot.slack_auth import StartupError, check_slack_token
+from bot.slack.api import SlackApi, web_client
+from bot.slack.auth import StartupError, check_slack_token
+from bot.slack.web import create_web_app
 from bot.store import DatabaseInUse, migrate
 from bot.store.engine import create_database_engine
-from bot.transitions import WatchRules
-from bot.watcher import Watcher
-from bot.web import create_web_app
+from bot.watch.notifier import Notifier
+from bot.watch.pauses import ChannelPauses
+from bot.watch.transitions import WatchRules
+from bot.watch.watcher import Watcher
+from handlers import create_app
 
 log = logging.getLogger("bot")
 
@@ -39,8 +39,13 @@ def configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    quiet_libraries(settings.log_level_number)
+
+
+def quiet_libraries(level: int) -> None:
+    """Keep the libraries whose DEBUG output carries request bodies at INFO or above."""
     for name in _CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(max(settings.log_level_number, logging.INFO))
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
     # httpx logs every request line at INFO; our client logs what matters (retries, failures) itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -49,13 +54,8 @@ def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler,
     """The watcher on its APScheduler schedule, the notifier's delivery loop beside it, and the recheck of
     paused channels."""
     settings = services.settings
-    # Alerts are posted by a client without slack_sdk's retry handlers: a retried post that had reached
-    # Slack would be a double, which only the notifier's own lookup can rule out.
-    poster = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=str(settings.slack_api_url),
-        timeout=POST_TIMEOUT_SECONDS,
-        retry_handlers=[],
+    poster = SlackApi(
+        web_client(settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), for_alerts=True)
     )
     pauses = ChannelPauses(poster, services.store, recheck_seconds=settings.paused_channel_recheck_seconds)
     notifier = Notifier(
@@ -104,14 +104,18 @@ def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler,
     return scheduler, delivery
 
 
-async def serve(settings: Settings) -> None:
-    """Run the bot until it is stopped."""
+async def serve(settings: Settings, shutdown: asyncio.Event | None = None) -> None:
+    """Run the bot until it is stopped: by a signal, or when ``shutdown`` is set (tests run it in-process)."""
     try:
         services = Services.from_settings(settings)
     except DatabaseInUse as error:
         raise StartupError(str(error)) from None
-    app = create_app(settings, services)
-    await check_slack_token(app.client)
+    try:
+        app = create_app(settings, services)
+        await check_slack_token(services.slack)
+    except BaseException:
+        await services.aclose()
+        raise
     scheduler, delivery = start_watching(app, services)
     web = create_web_app(
         app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
@@ -119,6 +123,7 @@ async def serve(settings: Settings) -> None:
     server = uvicorn.Server(
         uvicorn.Config(web, host=settings.host, port=settings.port, log_config=None, access_log=False)
     )
+    stopper = asyncio.create_task(_exit_when_set(shutdown, server)) if shutdown is not None else None
     try:
         if settings.socket_mode:
             # Imported here: it costs HTTP mode a fifth of its start-up on a slow disk (docs/performance.md).
@@ -137,10 +142,17 @@ async def serve(settings: Settings) -> None:
             await server.serve()
     finally:
         scheduler.shutdown(wait=False)
-        delivery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivery
+        for task in (delivery, stopper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await services.aclose()
+
+
+async def _exit_when_set(shutdown: asyncio.Event, server: uvicorn.Server) -> None:
+    await shutdown.wait()
+    server.should_exit = True
 
 
 DB_USAGE = "usage: python -m bot [db upgrade | db current]"

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import BadArgument
+from bot.errors import ArgumentProblem, BadArgument
 
 ValueT = TypeVar("ValueT", bound=BaseModel)
 
@@ -72,4 +72,4 @@ def read_value(model: type[ValueT], body: dict[str, Any]) -> ValueT:
     try:
         return model.model_validate_json(raw if isinstance(raw, str) else "")
     except ValidationError:
-        raise BadArgument("This button is out of date; run the command again for a fresh one.") from None
+        raise BadArgument(ArgumentProblem.STALE_BUTTON) from None

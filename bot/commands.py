@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.errors import BadArgument
-from bot.models import deployment_name_problem
-from formatters.text import code
+from bot.errors import ArgumentProblem, BadArgument
+from bot.gcore.models import deployment_name_problem
+from bot.watch.subscriptions import ALL_DEPLOYMENTS
 
 # Slack clients on macOS and phones turn "--" into an en or em dash.
 _DASHES = re.compile(r"^[\u2012\u2013\u2014\u2015]+")
@@ -36,7 +36,7 @@ class ParsedCommand:
 
 def _parse_project(raw: str) -> int:
     if not raw.isdigit() or int(raw) <= 0:
-        raise BadArgument(f"{code(raw)} is not a project number; use `--project N` with N a positive number.")
+        raise BadArgument(ArgumentProblem.NOT_A_PROJECT, value=raw)
     return int(raw)
 
 
@@ -55,8 +55,7 @@ def parse_command(text: str) -> ParsedCommand:
         if flag == _PROJECT_FLAG or flag in _VALUE_OPTIONS:
             value = word[len(flag) + 1 :] if inline_value else (words[i + 1] if i + 1 < len(words) else "")
             if not value:
-                example = "`--project 42`" if flag == _PROJECT_FLAG else f"`{flag} {ONLY_PROBLEMS}`"
-                raise BadArgument(f"`{flag}` needs a value, as in {example}.")
+                raise BadArgument(ArgumentProblem.NEEDS_VALUE, value=flag)
             if flag == _PROJECT_FLAG:
                 project_id = _parse_project(value)
             else:
@@ -66,7 +65,7 @@ def parse_command(text: str) -> ParsedCommand:
         if lowered in _SWITCHES:
             switches.add(lowered)
         elif lowered.startswith("--"):
-            raise BadArgument(f"I don't know the option {code(word[:40])}; `/inference help` lists them.")
+            raise BadArgument(ArgumentProblem.UNKNOWN_OPTION, value=word)
         elif lowered.startswith(_PROJECT_ASSIGN):
             project_id = _parse_project(word[len(_PROJECT_ASSIGN) :])
         else:
@@ -87,18 +86,35 @@ def resolve_project(project_id: int | None, default: int | None) -> int:
     if project_id is not None:
         return project_id
     if default is None:
-        raise BadArgument("Which project? Add `--project N`, or set `GCORE_CLOUD_PROJECT_ID` for a default.")
+        raise BadArgument(ArgumentProblem.WHICH_PROJECT)
     return default
 
 
-def deployment_name_arg(command: ParsedCommand, usage: str) -> str:
+def deployment_name_arg(command: ParsedCommand) -> str:
     """The single deployment name a subcommand takes, validated before any API call."""
     if not command.args:
-        raise BadArgument(f"Which deployment? Try {usage}.")
+        raise BadArgument(ArgumentProblem.WHICH_DEPLOYMENT, verb=command.verb)
     if len(command.args) > 1:
-        raise BadArgument(f"One deployment at a time, please: {usage}.")
+        raise BadArgument(ArgumentProblem.ONE_DEPLOYMENT, verb=command.verb)
     name = command.args[0]
     problem = deployment_name_problem(name)
     if problem is not None:
-        raise BadArgument(f"{code(name[:60])} cannot be a deployment name: {problem}.")
+        raise BadArgument(problem, value=name)
     return name
+
+
+def subscription_target(command: ParsedCommand) -> str:
+    """What ``watch``/``unwatch`` is about: one deployment, or ``--all`` of the project's."""
+    if "--all" in command.switches:
+        if command.args:
+            raise BadArgument(ArgumentProblem.NAME_AND_ALL, verb=command.verb)
+        return ALL_DEPLOYMENTS
+    return deployment_name_arg(command)
+
+
+def only_problems(command: ParsedCommand) -> bool:
+    """Whether ``--only problems`` was asked for; any other ``--only`` is refused."""
+    only = command.option("--only")
+    if only is not None and only != ONLY_PROBLEMS:
+        raise BadArgument(ArgumentProblem.ONLY_VALUE, value=only)
+    return only == ONLY_PROBLEMS

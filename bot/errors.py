@@ -1,20 +1,54 @@
 """Errors a person in Slack can act on.
 
-Every error a user can cause, or should hear about, is a ``UserFacingError``: its ``user_message`` is one
-sentence of mrkdwn that says what happened and what to do. The single ``@app.error`` handler shows it; any
-other exception is logged with a short id, and only that id reaches Slack.
+Every error a user can cause, or should hear about, is a ``UserFacingError``. It carries what happened as
+data (which deployment, which status code, which option); ``formatters.errors`` words it as one sentence.
+Any other exception is a bug: it is logged with a short id, and only that id reaches Slack.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class UserFacingError(Exception):
-    """An error whose ``user_message`` is safe and useful to show in Slack."""
+    """An error worth telling the person who caused it."""
 
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+
+class ArgumentProblem(StrEnum):
+    """What is wrong with the words of a command, or with a button."""
+
+    NOT_A_PROJECT = "not_a_project"
+    NEEDS_VALUE = "needs_value"
+    UNKNOWN_OPTION = "unknown_option"
+    WHICH_PROJECT = "which_project"
+    WHICH_DEPLOYMENT = "which_deployment"
+    ONE_DEPLOYMENT = "one_deployment"
+    NAME_LENGTH = "name_length"
+    NAME_CHARACTERS = "name_characters"
+    NAME_AND_ALL = "name_and_all"
+    ONLY_VALUE = "only_value"
+    STALE_BUTTON = "stale_button"
 
 
 class BadArgument(UserFacingError):
-    """The command's words do not make sense; the reply says which and how to fix them."""
+    """The command's words do not make sense: ``problem`` says what, ``value`` the word at fault, ``verb``
+    the subcommand whose usage helps."""
+
+    def __init__(self, problem: ArgumentProblem, *, value: str = "", verb: str = "") -> None:
+        super().__init__(f"{problem}: {value!r}" if value else str(problem))
+        self.problem, self.value, self.verb = problem, value, verb
+
+
+class ChannelProblem(StrEnum):
+    """Why the bot cannot take on alerts in a channel."""
+
+    INVITE_NEEDED = "invite_needed"
+    ARCHIVED = "archived"
+
+
+class ChannelNotPostable(UserFacingError):
+    """The bot cannot post in the channel; ``problem`` says why."""
+
+    def __init__(self, problem: ChannelProblem) -> None:
+        super().__init__(problem)
+        self.problem = problem

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.config import Settings
-from bot.gcore import GcoreClient
+from bot.gcore.client import GcoreClient
 from bot.health import Health
+from bot.slack.api import SlackApi, web_client
 from bot.store import Store
 
 
@@ -23,7 +24,8 @@ WATCHER_IN_FLIGHT = 16
 
 @dataclass
 class Services:
-    """Settings, the Gcore clients, the store, health and the clock, shared by every handler.
+    """Settings, the Gcore clients, the store, the Slack Web API, health and the clock, shared by every
+    handler.
 
     ``gcore`` serves people's commands and ``watch_gcore`` the watcher, each with its own connections and
     its own bound on requests in flight: sixty slow ``status`` commands must not stop the polls.
@@ -33,6 +35,7 @@ class Services:
     gcore: GcoreClient
     watch_gcore: GcoreClient
     store: Store
+    slack: SlackApi
     health: Health = field(default_factory=Health)
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -42,11 +45,13 @@ class Services:
         store = Store(settings.database_url)
         base_url, key = str(settings.gcore_base_url), settings.gcore_api_key.get_secret_value()
         deadline = settings.gcore_request_deadline_seconds
+        token, slack_url = settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url)
         return cls(
             settings=settings,
             gcore=GcoreClient(base_url, key, deadline=deadline),
             watch_gcore=GcoreClient(base_url, key, deadline=deadline, max_in_flight=WATCHER_IN_FLIGHT),
             store=store,
+            slack=SlackApi(web_client(token, slack_url, for_alerts=False)),
         )
 
     async def aclose(self) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bot.actions import ActionId, DeploymentRef
-from bot.models import DeploymentStatus
-from bot.transitions import AlertKind, Snapshot, Transition
+from bot.gcore.models import DeploymentStatus
+from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.blocks import Block, Message, actions, button, context, section
 from formatters.status import STATUS_LOOKS
 from formatters.text import escape_mrkdwn, plural, seconds, slack_date, truncate

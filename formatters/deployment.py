@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.actions import ActionId, CardRef, DeploymentRef
-from bot.models import Container, Deployment, Probe, ProbeConfig, ScaleTriggers
+from bot.gcore.models import Container, Deployment, ScaleTriggers
 from formatters.blocks import (
     Block,
     Message,
@@ -33,6 +33,7 @@ from formatters.limits import (
     MAX_VIEW_TITLE,
     MESSAGE_BLOCKS_TEXT_BUDGET,
 )
+from formatters.probes import probe_details, probe_summary, probes
 from formatters.status import status_label, status_look
 from formatters.text import (
     MASK,
@@ -57,11 +58,6 @@ DETAILS_ENV_SHOWN = 40
 # Room kept for the "and N more" line and the blocks after the containers.
 _CONTAINER_RESERVE_CHARS = 400
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_PROBE_ORDER = (
-    ("startup_probe", "Startup"),
-    ("readiness_probe", "Readiness"),
-    ("liveness_probe", "Liveness"),
-)
 
 
 def render_deployment_card(
@@ -117,7 +113,7 @@ def render_deployment_details(deployment: Deployment) -> dict[str, Any]:
     blocks.append(section(_environment_text(deployment)))
     blocks.append(divider())
     blocks.append(section("*Probes*"))
-    blocks.extend(section(_probe_details(label, config)) for label, config in _probes(deployment))
+    blocks.extend(section(probe_details(label, config)) for label, config in probes(deployment))
     blocks.append(divider())
     closing = [context(f"Project {deployment.project_id} · secret values are never shown")]
     blocks.extend(
@@ -260,8 +256,7 @@ def _card_fields(deployment: Deployment) -> list[str]:
         "*Idle scale-down*\n" + _idle_text(deployment.timeout),
         "*Created*\n" + _created_text(deployment),
         "*Logging*\n" + _logging_text(deployment),
-        "*Probes*\n"
-        + "\n".join(f"{label}: {_probe_summary(config)}" for label, config in _probes(deployment)),
+        "*Probes*\n" + "\n".join(f"{label}: {probe_summary(config)}" for label, config in probes(deployment)),
         f"*Project*\n{deployment.project_id}",
     ]
 
@@ -294,68 +289,6 @@ def _environment_text(deployment: Deployment) -> str:
     lines.extend(f"{code(name)} = {MASK}" for name in names[:DETAILS_ENV_SHOWN])
     if len(names) > DETAILS_ENV_SHOWN:
         lines.append(f"…and {len(names) - DETAILS_ENV_SHOWN} more")
-    return "\n".join(lines)
-
-
-def _probes(deployment: Deployment) -> list[tuple[str, ProbeConfig | None]]:
-    probes = deployment.probes
-    return [(label, getattr(probes, attr) if probes else None) for attr, label in _PROBE_ORDER]
-
-
-def _probe_actions(probe: Probe) -> list[str]:
-    found = []
-    if probe.http_get is not None:
-        port = f" on port {probe.http_get.port}" if probe.http_get.port is not None else ""
-        found.append(f"HTTP GET {code(probe.http_get.path)}{port}")
-    if probe.tcp_socket is not None:
-        found.append(f"TCP port {probe.tcp_socket.port}")
-    if probe.exec is not None:
-        found.append("exec " + code(shlex.join(probe.exec.command)))
-    return found
-
-
-def _probe_summary(config: ProbeConfig | None) -> str:
-    if config is None or not config.enabled:
-        return "off"
-    if config.probe is None:
-        return "on"
-    how = " + ".join(_probe_actions(config.probe)) or "on"
-    if config.probe.period_seconds:
-        how += f", every {seconds(config.probe.period_seconds)}"
-    return how
-
-
-def _probe_details(label: str, config: ProbeConfig | None) -> str:
-    if config is None or not config.enabled:
-        return f"*{label}*: off"
-    probe = config.probe
-    if probe is None:
-        return f"*{label}*: on"
-    lines = [f"*{label}*: on"]
-    if probe.http_get is not None:
-        get = probe.http_get
-        target = f"{get.host or 'the container'}:{get.port}" if get.port is not None else (get.host or "")
-        line = f"HTTP GET {code(get.path)} on {code(target)}"
-        if get.scheme:
-            line += f" ({escape_mrkdwn(get.scheme)})"
-        if get.headers:
-            line += " · headers: " + ", ".join(f"{code(name)}: {MASK}" for name in sorted(get.headers))
-        lines.append(line)
-    if probe.tcp_socket is not None:
-        lines.append(f"TCP port {probe.tcp_socket.port}")
-    if probe.exec is not None:
-        lines.append("exec " + code(shlex.join(probe.exec.command)))
-    timing = [
-        f"first after {seconds(probe.initial_delay_seconds)}"
-        if probe.initial_delay_seconds is not None
-        else "",
-        f"every {seconds(probe.period_seconds)}" if probe.period_seconds else "",
-        f"timeout {seconds(probe.timeout_seconds)}" if probe.timeout_seconds else "",
-        f"unhealthy after {plural(probe.failure_threshold, 'failure')}" if probe.failure_threshold else "",
-        f"healthy after {plural(probe.success_threshold, 'success')}" if probe.success_threshold else "",
-    ]
-    if any(timing):
-        lines.append(" · ".join(part for part in timing if part))
     return "\n".join(lines)
 
 

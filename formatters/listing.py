@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime
 
 from bot.actions import ActionId, DeploymentRef, ListPage
-from bot.models import Deployment
+from bot.gcore.models import Deployment
 from formatters.blocks import Block, Message, actions, button, context, header, section
 from formatters.flavor import describe_flavor
 from formatters.status import STATUS_LOOKS, status_label, status_look

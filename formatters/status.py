@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.models import Deployment, DeploymentStatus
+from bot.gcore.models import Deployment, DeploymentStatus
 from formatters.text import code
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.actions import ActionId, SubscriptionRef
-from bot.subscriptions import SubscribeOutcome, Subscription
+from bot.watch.subscriptions import SubscribeOutcome, Subscription
 from formatters.blocks import Block, Message, button, context, header, section
 from formatters.limits import MAX_BLOCKS_PER_MESSAGE
 from formatters.text import code, plural
@@ -61,6 +63,25 @@ def render_not_watching(target: str, project_id: int, *, watches_all: bool) -> M
     else:
         text = f"This channel does not watch {code(target)} in project {project_id}."
     return Message(text=text, blocks=[section(text)])
+
+
+def watch_reply(subscription: Subscription, outcome: SubscribeOutcome, user_id: str) -> dict[str, Any]:
+    """``respond`` arguments for a watch: in the channel when something changed, to the asker otherwise."""
+    reply = render_watch_result(subscription, outcome, user_id)
+    visibility = "ephemeral" if outcome is SubscribeOutcome.UNCHANGED else "in_channel"
+    return {**reply.as_kwargs(), "response_type": visibility, "replace_original": False}
+
+
+def unwatch_reply(
+    removed: Subscription | None, target: str, project_id: int, *, watches_all: bool, user_id: str
+) -> dict[str, Any]:
+    """``respond`` arguments for an unwatch: the channel hears that alerts stopped; the asker alone hears
+    that there was nothing to stop."""
+    if removed is None:
+        reply = render_not_watching(target, project_id, watches_all=watches_all)
+        return {**reply.as_kwargs(), "response_type": "ephemeral", "replace_original": False}
+    said = render_unwatch_result(removed, user_id)
+    return {**said.as_kwargs(), "response_type": "in_channel", "replace_original": False}
 
 
 def render_watching(subscriptions: list[Subscription]) -> Message:

@@ -1,24 +1,109 @@
-"""``/inference``: ack at once, then answer through response_url however slow Gcore is."""
+"""``/inference``: ack at once, then answer through response_url however slow Gcore is.
+
+``VERBS`` maps each subcommand to the function that answers it; anything else gets the help.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import deployment_name_arg, parse_command, resolve_project
+from bot.commands import (
+    ParsedCommand,
+    deployment_name_arg,
+    only_problems,
+    parse_command,
+    resolve_project,
+    subscription_target,
+)
+from bot.operations.cards import deployment_for_card
+from bot.operations.watching import subscribe, unsubscribe
 from bot.services import Services
+from formatters.deployment import render_deployment_card
+from formatters.errors import COMMAND
 from formatters.help import render_help
 from formatters.listing import render_deployment_list
-from handlers import watching
-from handlers.cards import fresh_card
+from formatters.subscriptions import render_watching, unwatch_reply, watch_reply
 from handlers.errors import replies_on_error
 
-COMMAND = "/inference"
-STATUS_USAGE = f"`{COMMAND} status my-instance`"
+
+@dataclass(frozen=True)
+class Invocation:
+    """One ``/inference`` as a verb function sees it."""
+
+    services: Services
+    parsed: ParsedCommand
+    channel_id: str
+    user_id: str
+    respond: AsyncRespond
+
+    def project(self) -> int:
+        """The project the command names, else the configured default."""
+        return resolve_project(self.parsed.project_id, self.services.settings.gcore_cloud_project_id)
+
+
+async def status(call: Invocation) -> None:
+    """``status NAME``: the deployment's card, to the asker."""
+    name = deployment_name_arg(call.parsed)
+    project_id = call.project()
+    deployment, watching = await deployment_for_card(call.services, call.channel_id, project_id, name)
+    card = render_deployment_card(deployment, call.services.clock(), watching=watching)
+    await call.respond(**card.as_kwargs(), response_type="ephemeral")
+
+
+async def list_deployments(call: Invocation) -> None:
+    """``list``: the project's deployments, a page at a time."""
+    project_id = call.project()
+    deployments = await call.services.gcore.list_deployments(project_id)
+    listing = render_deployment_list(deployments, project_id, 0, call.services.clock())
+    await call.respond(**listing.as_kwargs(), response_type="ephemeral")
+
+
+async def watch(call: Invocation) -> None:
+    """``watch NAME|--all``: subscribe the channel; said in the channel when something changed."""
+    target = subscription_target(call.parsed)
+    done = await subscribe(
+        call.services,
+        call.services.slack,
+        channel_id=call.channel_id,
+        user_id=call.user_id,
+        project_id=call.project(),
+        target=target,
+        only_problems=only_problems(call.parsed),
+        flat="--flat" in call.parsed.switches,
+    )
+    await call.respond(**watch_reply(done.subscription, done.outcome, call.user_id))
+
+
+async def unwatch(call: Invocation) -> None:
+    """``unwatch NAME|--all``: end the channel's subscription."""
+    target = subscription_target(call.parsed)
+    project_id = call.project()
+    done = await unsubscribe(call.services, call.channel_id, project_id, target)
+    reply = unwatch_reply(
+        done.removed, target, project_id, watches_all=done.watches_all, user_id=call.user_id
+    )
+    await call.respond(**reply)
+
+
+async def watching(call: Invocation) -> None:
+    """``watching``: the channel's subscriptions, with Unwatch buttons."""
+    subscriptions = await call.services.store.channel_subscriptions(call.channel_id)
+    await call.respond(**render_watching(subscriptions).as_kwargs(), response_type="ephemeral")
+
+
+VERBS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
+    "status": status,
+    "list": list_deployments,
+    "watch": watch,
+    "unwatch": unwatch,
+    "watching": watching,
+}
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -26,29 +111,13 @@ def register(app: AsyncApp, services: Services) -> None:
 
     @app.command(COMMAND)
     @replies_on_error
-    async def on_inference(
-        ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient, command: dict[str, Any]
-    ) -> None:
+    async def on_inference(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         await ack()
         parsed = parse_command(command.get("text", ""))
-        default_project = services.settings.gcore_cloud_project_id
-        if parsed.verb == "status":
-            name = deployment_name_arg(parsed, STATUS_USAGE)
-            project_id = resolve_project(parsed.project_id, default_project)
-            card = await fresh_card(services, command["channel_id"], project_id, name)
-            await respond(**card.as_kwargs(), response_type="ephemeral")
-        elif parsed.verb == "watch":
-            await watching.watch(services, client, parsed, command, respond)
-        elif parsed.verb == "unwatch":
-            await watching.unwatch(services, parsed, command, respond)
-        elif parsed.verb == "watching":
-            await watching.watching(services, command, respond)
-        elif parsed.verb == "list":
-            project_id = resolve_project(parsed.project_id, default_project)
-            deployments = await services.gcore.list_deployments(project_id)
-            listing = render_deployment_list(deployments, project_id, 0, services.clock())
-            await respond(**listing.as_kwargs(), response_type="ephemeral")
-        else:
+        verb = VERBS.get(parsed.verb)
+        if verb is None:
             unknown = None if parsed.verb == "help" else " ".join((parsed.verb, *parsed.args))
-            usage = render_help(COMMAND, default_project, unknown=unknown)
+            usage = render_help(COMMAND, services.settings.gcore_cloud_project_id, unknown=unknown)
             await respond(**usage.as_kwargs(), response_type="ephemeral")
+            return
+        await verb(Invocation(services, parsed, command["channel_id"], command["user_id"], respond))

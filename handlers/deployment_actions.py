@@ -7,14 +7,34 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionId, CardRef, DeploymentRef, read_value
 from bot.errors import UserFacingError
+from bot.operations.cards import deployment_for_card
 from bot.services import Services
-from formatters.deployment import render_deployment_details, render_details_error, render_details_loading
-from handlers.cards import fresh_card
+from formatters.blocks import Message
+from formatters.deployment import (
+    render_deployment_card,
+    render_deployment_details,
+    render_details_error,
+    render_details_loading,
+)
+from formatters.errors import describe_error
 from handlers.errors import replies_on_error
+
+
+async def _card(
+    services: Services,
+    channel_id: str,
+    ref: CardRef | DeploymentRef,
+    *,
+    shared_by: str | None = None,
+    in_channel: bool = False,
+) -> Message:
+    deployment, watching = await deployment_for_card(services, channel_id, ref.project_id, ref.name)
+    return render_deployment_card(
+        deployment, services.clock(), shared_by=shared_by, in_channel=in_channel, watching=watching
+    )
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -25,13 +45,8 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_refresh(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(CardRef, body)
-        card = await fresh_card(
-            services,
-            body["channel"]["id"],
-            ref.project_id,
-            ref.name,
-            shared_by=ref.shared_by,
-            in_channel=ref.in_channel,
+        card = await _card(
+            services, body["channel"]["id"], ref, shared_by=ref.shared_by, in_channel=ref.in_channel
         )
         await respond(**card.as_kwargs(), replace_original=True)
 
@@ -40,35 +55,34 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_share(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(CardRef, body)
-        card = await fresh_card(
-            services, body["channel"]["id"], ref.project_id, ref.name, shared_by=body["user"]["id"]
-        )
+        card = await _card(services, body["channel"]["id"], ref, shared_by=body["user"]["id"])
         # Posting through response_url works in any channel the command ran in, member or not.
         await respond(**card.as_kwargs(), response_type="in_channel", replace_original=False)
         await respond(delete_original=True)
 
     @app.action(ActionId.DETAILS)
     @replies_on_error
-    async def on_details(
-        ack: AsyncAck, respond: AsyncRespond, client: AsyncWebClient, body: dict[str, Any]
-    ) -> None:
+    async def on_details(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(CardRef, body)
+        slack = services.slack
         # The trigger_id expires in 3 seconds, so the modal opens before Gcore is asked.
-        opened = await client.views_open(trigger_id=body["trigger_id"], view=render_details_loading(ref))
+        opened = await slack.call(
+            "views_open", trigger_id=body["trigger_id"], view=render_details_loading(ref)
+        )
         try:
             deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
             view = render_deployment_details(deployment)
         except UserFacingError as error:
-            view = render_details_error(error.user_message)
-        await client.views_update(view_id=opened["view"]["id"], view=view)
+            view = render_details_error(describe_error(error))
+        await slack.call("views_update", view_id=opened["view"]["id"], view=view)
 
     @app.action(ActionId.SHOW_CARD)
     @replies_on_error
     async def on_show_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         ref = read_value(DeploymentRef, body)
-        card = await fresh_card(services, body["channel"]["id"], ref.project_id, ref.name)
+        card = await _card(services, body["channel"]["id"], ref)
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)
 
     @app.action(ActionId.OPEN_ADDRESS)

@@ -12,9 +12,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.errors import BadArgument, UserFacingError
-from bot.gcore import DeploymentNotFound
+from bot.gcore.errors import DeploymentNotFound
 from bot.services import Services
+from bot.slack.errors import SlackCallFailed
 from formatters.blocks import Message
+from formatters.errors import describe_error as in_words
 from formatters.feedback import render_error, render_unexpected_error
 
 log = logging.getLogger(__name__)
@@ -24,11 +26,11 @@ Listener = Callable[..., Awaitable[None]]
 
 def describe_error(error: Exception) -> Message:
     """The reply for ``error``; unexpected ones are logged with an id that the reply quotes."""
-    if isinstance(error, UserFacingError):
-        # Mistakes in what a person typed are routine; trouble with Gcore is worth an operator's eye.
+    if isinstance(error, UserFacingError | SlackCallFailed):
+        # Mistakes in what a person typed are routine; trouble with Gcore or Slack is worth an operator's eye.
         level = logging.INFO if isinstance(error, BadArgument | DeploymentNotFound) else logging.WARNING
         log.log(level, "request failed: %s", error)
-        return render_error(error.user_message)
+        return render_error(in_words(error))
     error_id = secrets.token_hex(4)
     log.error("unexpected error %s", error_id, exc_info=error)
     return render_unexpected_error(error_id)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import faulthandler
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.__main__ import quiet_libraries, serve
+from bot.config import Settings
 from tests.databases import postgres_schema, sqlite_url
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
@@ -64,11 +70,9 @@ def bot_environment(gcore: FakeGcore, slack: FakeSlack, port: int, **extra: str)
 
 @dataclass
 class RunningBot:
-    """A ``python -m bot`` process and the ways a test talks to it as Slack would."""
+    """A running bot and the ways a test talks to it as Slack would."""
 
-    process: subprocess.Popen[bytes]
     port: int
-    log_path: Path
     slack: FakeSlack
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0))
 
@@ -77,7 +81,16 @@ class RunningBot:
         return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        """Everything the bot logged so far."""
+        raise NotImplementedError
+
+    def problem(self) -> str | None:
+        """Why the bot is no longer running, or None while it is."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the bot and wait for it (bounded)."""
+        self.http.close()
 
     def post_signed(self, body: str, timestamp: int | None = None) -> httpx.Response:
         headers = signed_headers(SIGNING_SECRET, body, timestamp)
@@ -109,12 +122,111 @@ class RunningBot:
 
         return wait_for(posted, timeout=timeout)
 
+    def wait_healthy(self) -> None:
+        """Wait for ``/healthz``; stop the bot and fail, with its log, if it dies or never answers."""
+
+        def healthy() -> bool:
+            problem = self.problem()
+            if problem is not None:
+                raise AssertionError(f"{problem}:\n{self.log()}")
+            try:
+                return self.http.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        try:
+            wait_for(healthy, timeout=START_TIMEOUT, interval=0.05)
+        except BaseException:
+            self.stop()
+            raise
+
+
+@dataclass
+class BotProcess(RunningBot):
+    """``python -m bot`` as a process of its own, as an operator runs it."""
+
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def log(self) -> str:
+        assert self.log_path is not None
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def problem(self) -> str | None:
+        assert self.process is not None
+        return None if self.process.poll() is None else f"bot exited with {self.process.returncode}"
+
     def stop(self) -> None:
+        assert self.process is not None
         stop_process(self.process)
-        self.http.close()
+        super().stop()
+
+
+class _Records(logging.Handler):
+    """Keeps every log line of the bots running in this process."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@dataclass
+class BotInProcess(RunningBot):
+    """The bot's own ``serve()`` on an event loop of its own in this process: the same app, watcher,
+    notifier, web server and real HTTP as ``python -m bot``, without the seconds a new interpreter takes
+    to import them. Its log is every line logged in this process while it runs."""
+
+    thread: threading.Thread | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    shutdown: asyncio.Event | None = None
+    records: _Records = field(default_factory=_Records)
+    failure: list[BaseException] = field(default_factory=list)
+
+    def log(self) -> str:
+        return "\n".join(self.records.lines)
+
+    def problem(self) -> str | None:
+        assert self.thread is not None
+        if self.thread.is_alive():
+            return None
+        return f"bot stopped: {self.failure[0]!r}" if self.failure else "bot stopped"
+
+    def stop(self) -> None:
+        assert self.thread is not None and self.loop is not None and self.shutdown is not None
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.shutdown.set)
+            self.thread.join(timeout=15)
+        if self.thread.is_alive():
+            # What it is stuck on is the only clue a hung shutdown leaves.
+            faulthandler.dump_traceback(file=sys.stderr)
+        assert not self.thread.is_alive(), "the in-process bot did not stop within 15 s"
+        logging.getLogger().removeHandler(self.records)
+        super().stop()
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    """The settings ``python -m bot`` would read from ``env``, and nothing from this process's environment
+    or a developer's ``.env``."""
+    fields = {name.lower(): value for name, value in env.items() if name.lower() in Settings.model_fields}
+    # model_validate reads no environment source, unlike Settings().
+    return Settings.model_validate(fields)
 
 
 def start_bot(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -> RunningBot:
+    """Start the bot against the fakes in this process and wait for /healthz; its database defaults to a
+    file in ``workdir``, as ``python -m bot`` run there would have it."""
+    port = free_port()
+    env = bot_environment(gcore, slack, port, **{"DATABASE_URL": f"sqlite:///{workdir / 'bot.db'}", **extra})
+    bot = _start_in_process(env, port, slack)
+    bot.wait_healthy()
+    return bot
+
+
+def start_bot_process(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -> BotProcess:
     """Start ``python -m bot`` in ``workdir`` (so no developer .env is read) and wait for /healthz."""
     port = free_port()
     log_path = workdir / f"bot-{port}.log"
@@ -126,21 +238,34 @@ def start_bot(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    bot = RunningBot(process=process, port=port, log_path=log_path, slack=slack)
+    bot = BotProcess(port=port, slack=slack, process=process, log_path=log_path)
+    bot.wait_healthy()
+    return bot
 
-    def healthy() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"bot exited with {process.returncode}:\n{bot.log()}")
-        try:
-            return bot.http.get(f"{bot.url}/healthz", timeout=1.0).status_code == 200
-        except httpx.TransportError:
-            return False
 
-    try:
-        wait_for(healthy, timeout=START_TIMEOUT, interval=0.05)
-    except BaseException:
-        bot.stop()
-        raise
+def _start_in_process(env: dict[str, str], port: int, slack: FakeSlack) -> BotInProcess:
+    settings = settings_from(env)
+    shutdown = asyncio.Event()
+    bot = BotInProcess(port=port, slack=slack, shutdown=shutdown)
+    root = logging.getLogger()
+    root.addHandler(bot.records)
+    root.setLevel(logging.DEBUG)
+    quiet_libraries(logging.DEBUG)
+    started = threading.Event()
+
+    def run() -> None:
+        # A Runner, like asyncio.run: what is still pending when serve() returns is cancelled, not leaked.
+        with asyncio.Runner() as runner:
+            bot.loop = runner.get_loop()
+            started.set()
+            try:
+                runner.run(serve(settings, shutdown))
+            except BaseException as error:
+                bot.failure.append(error)
+
+    bot.thread = threading.Thread(target=run, name=f"bot-{port}", daemon=True)
+    bot.thread.start()
+    assert started.wait(10), "the in-process bot's event loop did not start"
     return bot
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.actions import ActionId, DeploymentRef
-from bot.subscriptions import SubscribeOutcome, Subscription
-from bot.transitions import AlertKind, Snapshot, Transition
+from bot.watch.subscriptions import SubscribeOutcome, Subscription
+from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.alerts import render_alert, render_compact_alert, render_paused_notice, render_resumed_notice
 from formatters.subscriptions import render_watch_result, render_watching
 from tests.blockkit import all_text, limit_problems

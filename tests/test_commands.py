@@ -6,6 +6,7 @@ import pytest
 
 from bot.commands import ParsedCommand, deployment_name_arg, parse_command, resolve_project
 from bot.errors import BadArgument
+from formatters.errors import describe_error
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def test_parse(text: str, expected: ParsedCommand) -> None:
 def test_bad_project(text: str, message: str) -> None:
     with pytest.raises(BadArgument) as caught:
         parse_command(text)
-    assert message in caught.value.user_message
+    assert message in describe_error(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -63,12 +64,13 @@ def test_bad_project(text: str, message: str) -> None:
 )
 def test_bad_deployment_names(text: str, message: str) -> None:
     with pytest.raises(BadArgument) as caught:
-        deployment_name_arg(parse_command(text), "`/inference status my-instance`")
-    assert message in caught.value.user_message
+        deployment_name_arg(parse_command(text))
+    assert message in describe_error(caught.value)
 
 
 def test_project_falls_back_to_default_or_asks() -> None:
     assert resolve_project(None, 4) == 4
     assert resolve_project(9, 4) == 9
-    with pytest.raises(BadArgument, match="GCORE_CLOUD_PROJECT_ID"):
+    with pytest.raises(BadArgument) as caught:
         resolve_project(None, None)
+    assert "GCORE_CLOUD_PROJECT_ID" in describe_error(caught.value)

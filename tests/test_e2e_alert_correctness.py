@@ -47,7 +47,7 @@ def bots(fakes: tuple[FakeGcore, FakeSlack]) -> Iterator[list[WatchBot]]:
 
 def start(bots: list[WatchBot], fakes: tuple[FakeGcore, FakeSlack], workdir: Path, **env: str) -> WatchBot:
     workdir.mkdir(parents=True, exist_ok=True)
-    bot = WatchBot(fakes[0], fakes[1], workdir, **env)
+    bot = WatchBot(fakes[0], fakes[1], workdir, env)
     bots.append(bot)
     return bot
 

@@ -13,7 +13,15 @@ from typing import Any
 
 from bot.actions import ActionId
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import GCORE_KEY, PROJECT, RunningBot, bot_environment, free_port
+from tests.conftest import (
+    GCORE_KEY,
+    PROJECT,
+    RunningBot,
+    assert_no_secrets,
+    bot_environment,
+    free_port,
+    start_bot_process,
+)
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
@@ -30,6 +38,19 @@ def button(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
 
 def test_healthz(bot: RunningBot) -> None:
     assert bot.http.get(f"{bot.url}/healthz").json() == {"ok": True}
+
+
+def test_http_mode_as_an_operator_runs_it(gcore: FakeGcore, slack: FakeSlack, tmp_path: Any) -> None:
+    """The other tests run the bot's serve() in this process; this one runs ``python -m bot`` itself."""
+    gcore.reset()
+    gcore.put(seed_deployment())
+    process = start_bot_process(gcore, slack, tmp_path)
+    try:
+        card = process.reply(process.command("status my-instance")).body
+        assert card["blocks"][0]["text"]["text"] == "🟢 my-instance"
+    finally:
+        process.stop()
+    assert_no_secrets(process.log())
 
 
 def test_missing_setting_names_it_and_exits(gcore: FakeGcore, slack: FakeSlack, tmp_path: Any) -> None:
@@ -120,6 +141,19 @@ def test_view_details_opens_a_modal_then_fills_it(bot: RunningBot, slack: FakeSl
     details = all_text(update.params["view"]["blocks"])
     assert "`KEY` = ••••••" in details and "12345" not in details
     assert "`Authorization`: ••••••" in details
+
+
+def test_a_busy_slack_is_waited_out_then_told_in_words(bot: RunningBot, slack: FakeSlack) -> None:
+    card = bot.reply(bot.command("status my-instance")).body
+    # One 429 on views.open: the Web API wrapper's retry handler waits it out and the modal opens.
+    slack.fail_next("views.open", "ratelimited", status=429, headers={"Retry-After": "1"})
+    bot.click(button(card["blocks"], ActionId.DETAILS))
+    wait_for(lambda: slack.calls("views.update"), timeout=10, message="the filled modal")
+    assert len(slack.calls("views.open")) == 2
+    # Still 429 after the retries: one sentence, no bug id.
+    slack.fail_next("views.open", "ratelimited", times=5, status=429, headers={"Retry-After": "0"})
+    reply = bot.reply(bot.click(button(card["blocks"], ActionId.DETAILS))).body
+    assert reply["text"] == "Slack is rate limiting the bot right now; try again in a few seconds."
 
 
 def test_list_pages_through_every_deployment(bot: RunningBot, gcore: FakeGcore) -> None:

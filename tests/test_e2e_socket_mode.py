@@ -9,7 +9,7 @@ import pytest
 
 from bot.actions import ActionId
 from tests.blockkit import all_text
-from tests.conftest import APP_TOKEN, RunningBot, assert_no_secrets, start_bot
+from tests.conftest import APP_TOKEN, RunningBot, assert_no_secrets, start_bot_process
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import block_action, slash_command
@@ -21,7 +21,7 @@ def socket_bot(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[R
     gcore.reset()
     gcore.put(seed_deployment())
     slack.clear()
-    bot = start_bot(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    bot = start_bot_process(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
     slack.wait_for_socket_client()
     yield bot
     bot.stop()

@@ -16,7 +16,7 @@ import pytest
 
 from bot.actions import ActionId
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT, assert_no_secrets, start_bot
+from tests.conftest import PROJECT, BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
@@ -30,25 +30,35 @@ LIST_PATH = f"/cloud/v3/inference/{PROJECT}/deployments"
 class WatchBot:
     """A bot with a fast watcher, and the waits a watch test needs."""
 
-    def __init__(self, gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -> None:
+    def __init__(
+        self,
+        gcore: FakeGcore,
+        slack: FakeSlack,
+        workdir: Path,
+        extra: dict[str, str] | None = None,
+        *,
+        process: bool = False,
+    ) -> None:
         self.gcore, self.slack, self.workdir = gcore, slack, workdir
+        self.start = start_bot_process if process else start_bot
         self.env = {
             "WATCH_INTERVAL_SECONDS": INTERVAL,
             "STUCK_AFTER_SECONDS": "600",
             "GCORE_OUTAGE_ALERT_AFTER": "3",
             "DATABASE_URL": f"sqlite:///{workdir / 'bot.db'}",
-            **extra,
+            **(extra or {}),
         }
-        self.bot = start_bot(gcore, slack, workdir, **self.env)
+        self.bot: RunningBot = self.start(gcore, slack, workdir, **self.env)
 
     def restart(self, *, kill: bool = False) -> None:
         if kill:
+            assert isinstance(self.bot, BotProcess) and self.bot.process is not None
             os.kill(self.bot.process.pid, signal.SIGKILL)
             self.bot.process.wait(timeout=10)
             self.bot.http.close()
         else:
             self.bot.stop()
-        self.bot = start_bot(self.gcore, self.slack, self.workdir, **self.env)
+        self.bot = self.start(self.gcore, self.slack, self.workdir, **self.env)
 
     def list_requests(self) -> int:
         return sum(1 for r in self.gcore.requests if r.path == LIST_PATH)
@@ -106,16 +116,27 @@ class WatchBot:
         return wait_for(enough, timeout=15, message=f"{count} replies under {parent_ts}")
 
 
-@pytest.fixture
-def watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
+def watch_bot(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, *, process: bool) -> Iterator[WatchBot]:
     gcore.reset()
     gcore.put(seed_deployment())
     slack.clear()
-    bot = WatchBot(gcore, slack, tmp_path)
+    bot = WatchBot(gcore, slack, tmp_path, process=process)
     yield bot
     bot.bot.stop()
     sent = [c.params for c in slack.calls()] + [p.body for p in slack.responses()]
     assert_no_secrets(json.dumps(sent), bot.bot.log())
+
+
+@pytest.fixture
+def watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
+    """A watching bot in this process."""
+    yield from watch_bot(gcore, slack, tmp_path, process=False)
+
+
+@pytest.fixture
+def process_watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
+    """A watching bot as ``python -m bot``, for what only a process can show (a SIGKILL)."""
+    yield from watch_bot(gcore, slack, tmp_path, process=True)
 
 
 def failing_containers(message: str) -> list[dict[str, Any]]:
@@ -313,7 +334,8 @@ def test_subscription_commands(watcher: WatchBot) -> None:
     assert "does not watch" in watcher.command("unwatch my-instance")["text"]
 
 
-def test_restart_after_sigkill_mid_post_alerts_each_transition_once(watcher: WatchBot) -> None:
+def test_restart_after_sigkill_mid_post_alerts_each_transition_once(process_watcher: WatchBot) -> None:
+    watcher = process_watcher
     watcher.watch()
     # Slack accepts the post but answers slowly: the bot is killed before it learns the message ts.
     watcher.slack.set_delay("chat.postMessage", 5.0)

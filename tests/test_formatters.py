@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.actions import ActionId, CardRef, ListPage
-from bot.models import Deployment
+from bot.gcore.models import Deployment
 from formatters.deployment import render_deployment_card, render_deployment_details
 from formatters.flavor import describe_flavor
 from formatters.help import render_help

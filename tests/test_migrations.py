@@ -153,7 +153,7 @@ def test_a_database_of_56bd510_upgrades_and_keeps_its_rows(
     database_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
     make_old_database(database_url)
-    watcher = WatchBot(fakes[0], fakes[1], tmp_path, DATABASE_URL=database_url)
+    watcher = WatchBot(fakes[0], fakes[1], tmp_path, {"DATABASE_URL": database_url})
     try:
         assert "stamping it 0001 before upgrading" in watcher.bot.log()
         listing = watcher.command("watching")

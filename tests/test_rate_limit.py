@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.notifier import ChannelRateLimiter
+from bot.slack.pacing import ChannelRateLimiter
 
 
 class FakeTime:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import DeploymentStatusView
+from bot.gcore.models import DeploymentStatusView
 from bot.store import DatabaseInUse, DeliveryState, NotLeader, Store
-from bot.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
-from bot.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
+from bot.watch.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
+from bot.watch.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
 from tests.databases import sqlite_url, terminate_leader_session
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.models import DeploymentStatus, DeploymentStatusView
-from bot.transitions import (
+from bot.gcore.models import DeploymentStatus, DeploymentStatusView
+from bot.watch.transitions import (
     STATUS_MAX_CHARS,
     AlertKind,
     ProjectDiff,

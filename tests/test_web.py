@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.web import acks_empty
+from bot.slack.web import acks_empty
 from tests.fakes.slack_requests import block_action, form_body, interactive_body, slash_command
 
 

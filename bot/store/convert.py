@@ -7,8 +7,8 @@ from typing import Any
 
 from bot.store.engine import utc
 from bot.store.schema import DeploymentStateRow, SubscriptionRow, TransitionRow
-from bot.subscriptions import Subscription
-from bot.transitions import AlertKind, Snapshot, Tracked, Transition
+from bot.watch.subscriptions import Subscription
+from bot.watch.transitions import AlertKind, Snapshot, Tracked, Transition
 
 
 def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:

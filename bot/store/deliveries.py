@@ -20,7 +20,7 @@ from bot.store.schema import (
     ThreadRow,
     TransitionRow,
 )
-from bot.transitions import Transition
+from bot.watch.transitions import Transition
 
 
 @dataclass(frozen=True)

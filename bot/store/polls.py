@@ -19,8 +19,8 @@ from bot.store.schema import (
     SubscriptionRow,
     TransitionRow,
 )
-from bot.subscriptions import ALL_DEPLOYMENTS
-from bot.transitions import AlertKind, ProjectDiff, Tracked, Transition
+from bot.watch.subscriptions import ALL_DEPLOYMENTS
+from bot.watch.transitions import AlertKind, ProjectDiff, Tracked, Transition
 
 # Rows a bulk statement names at once, under SQLite's limit on bound parameters.
 _BULK_CHUNK = 500

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.transitions import STATUS_MAX_CHARS
+from bot.watch.transitions import STATUS_MAX_CHARS
 
 # Column widths. A deployment name is 4 to 30 characters by Gcore's rules; a longer one is skipped by the
 # watcher before it reaches a column. Error codes and reasons are cut to fit.

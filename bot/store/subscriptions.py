@@ -19,7 +19,7 @@ from bot.store.schema import (
     ProjectHealthRow,
     SubscriptionRow,
 )
-from bot.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
+from bot.watch.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
 
 
 class Subscriptions(StoreBase):

@@ -218,12 +218,15 @@ class FakeGcore(LoopbackServer):
         self._invalid_json = 0
         self._down = False
         self._page_cap = _MAX_LIMIT
+        # Bumped by reset(): a request still held by a delay from before it touches no new test's state.
+        self._epoch = 0
 
     # -- state ------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Back to a fresh server: no deployments, logs, recorded requests or injected failures."""
         with self._lock:
+            self._epoch += 1
             self._deployments.clear()
             self._logs.clear()
             self._requests.clear()
@@ -368,7 +371,7 @@ class FakeGcore(LoopbackServer):
                     at=time.monotonic(),
                 )
             )
-            down = self._down
+            down, epoch = self._down, self._epoch
             delay = self._delay + self._path_delays.get(request.path, 0.0)
             trickle = self._trickles.get(request.path)
         if down:
@@ -378,6 +381,9 @@ class FakeGcore(LoopbackServer):
             return web.Response(status=503)
         if delay:
             await self.sleep(delay)
+            with self._lock:
+                if epoch != self._epoch:
+                    return web.Response(status=503)
         if trickle is not None:
             return await self._trickle(request, await handler(request), trickle)
         with self._lock:

@@ -13,11 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.slack_errors import SlackFailureKind, classify
+from bot.slack.api import SlackApi
+from bot.slack.errors import SlackCallFailed, SlackFailureKind
 from bot.store import Store
-from bot.subscriptions import ALL_DEPLOYMENTS, Subscription
+from bot.watch.subscriptions import ALL_DEPLOYMENTS, Subscription
 from formatters.alerts import render_paused_notice, render_resumed_notice
 from formatters.blocks import Message
 
@@ -29,17 +28,17 @@ DEFAULT_RECHECK_SECONDS = 3600
 class ChannelPauses:
     """Decides whether a channel is gone, pauses and resumes its subscriptions, and tells their creators."""
 
-    def __init__(self, client: AsyncWebClient, store: Store, *, recheck_seconds: int) -> None:
-        self._client, self._store, self._recheck_seconds = client, store, recheck_seconds
+    def __init__(self, slack: SlackApi, store: Store, *, recheck_seconds: int) -> None:
+        self._slack, self._store, self._recheck_seconds = slack, store, recheck_seconds
 
     async def unreachable_reason(self, channel_id: str) -> str | None:
         """Why the bot cannot post in the channel, as ``conversations.info`` sees it now; None when it can,
         or when Slack could not say (a failure that is not about the channel proves nothing)."""
         try:
-            answer = await self._client.conversations_info(channel=channel_id)
-        except Exception as error:
-            failure = classify(error)
-            return failure.code if failure.kind is SlackFailureKind.CHANNEL_GONE else None
+            answer = await self._slack.call("conversations_info", channel=channel_id)
+        except SlackCallFailed as failed:
+            gone = failed.failure.kind is SlackFailureKind.CHANNEL_GONE
+            return failed.failure.code if gone else None
         channel: dict[str, Any] = answer.get("channel") or {}
         if channel.get("is_archived"):
             return "is_archived"
@@ -87,11 +86,8 @@ class ChannelPauses:
         for user_id, targets in by_creator.items():
             notice = render(targets)
             try:
-                await self._client.chat_postMessage(channel=user_id, **notice.as_kwargs())
-            except Exception as error:
+                await self._slack.paced("chat_postMessage", user_id, channel=user_id, **notice.as_kwargs())
+            except SlackCallFailed as failed:
                 log.warning(
-                    "could not tell %s about channel %s: %s",
-                    user_id,
-                    subscriptions[0].channel_id,
-                    classify(error).code,
+                    "could not tell %s about channel %s: %s", user_id, subscriptions[0].channel_id, failed
                 )

@@ -6,11 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.health import Health
-from bot.slack_errors import AUTH_ERRORS, classify
+from bot.slack.api import SlackApi
+from bot.slack.errors import SlackCallFailed, SlackFailureKind
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +21,14 @@ class StartupError(Exception):
     """The bot cannot run as configured; the message says which setting to fix."""
 
 
-async def check_slack_token(client: AsyncWebClient) -> None:
+async def check_slack_token(slack: SlackApi) -> None:
     """Fail fast on a rejected bot token; only warn when Slack cannot be reached right now."""
     try:
-        identity = await client.auth_test()
-    except SlackApiError as error:
-        code = error.response.get("error", "")
-        if code in AUTH_ERRORS:
-            raise StartupError(f"Slack rejected SLACK_BOT_TOKEN ({code})") from None
-        log.warning("Slack auth.test failed (%s); starting anyway", code)
-    except (SlackClientError, OSError) as error:
-        log.warning(
-            "could not reach Slack to check the bot token (%s); starting anyway", type(error).__name__
-        )
+        identity = await slack.call("auth_test")
+    except SlackCallFailed as failed:
+        if failed.failure.kind is SlackFailureKind.AUTH:
+            raise StartupError(f"Slack rejected SLACK_BOT_TOKEN ({failed.failure.code})") from None
+        log.warning("could not check the bot token with Slack (%s); starting anyway", failed.failure.code)
     else:
         log.info("signed in to Slack team %s as %s", identity.get("team"), identity.get("user"))
 
@@ -49,14 +42,14 @@ class TokenRecheck:
 
     def __init__(
         self,
-        client: AsyncWebClient,
+        slack: SlackApi,
         health: Health,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         first_delay: float = RECHECK_FIRST_SECONDS,
         max_delay: float = RECHECK_MAX_SECONDS,
     ) -> None:
-        self._client, self._health, self._sleep = client, health, sleep
+        self._slack, self._health, self._sleep = slack, health, sleep
         self._first_delay, self._max_delay = first_delay, max_delay
 
     async def wait_until_valid(self) -> None:
@@ -65,11 +58,10 @@ class TokenRecheck:
         while self._health.slack_token_rejected is not None:
             await self._sleep(delay)
             try:
-                await self._client.auth_test()
-            except Exception as error:
-                failure = classify(error)
+                await self._slack.call("auth_test")
+            except SlackCallFailed as failed:
                 log.warning(
-                    "Slack has not accepted the bot token yet (%s); next check in %.0f s", failure.code, delay
+                    "Slack has not accepted the bot token yet (%s); next check in %.0f s", failed, delay
                 )
                 delay = min(delay * 2, self._max_delay)
                 continue

@@ -31,6 +31,14 @@ class SlackFailure:
     retry_after: float = 0.0
 
 
+class SlackCallFailed(Exception):
+    """A Web API call failed; ``failure`` says how."""
+
+    def __init__(self, failure: SlackFailure) -> None:
+        super().__init__(failure.code)
+        self.failure = failure
+
+
 def classify(error: Exception) -> SlackFailure:
     """Classify any exception from a Slack Web API call."""
     if not isinstance(error, SlackApiError):

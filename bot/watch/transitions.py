@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.models import DeploymentStatus, DeploymentStatusView
+from bot.gcore.models import DeploymentStatus, DeploymentStatusView
 
 UNSETTLED = frozenset({DeploymentStatus.DEPLOYING, DeploymentStatus.PARTIALLYDEPLOYED})
 SETTLED = frozenset({DeploymentStatus.ACTIVE, DeploymentStatus.DISABLED, DeploymentStatus.PENDING})

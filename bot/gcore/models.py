@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.errors import ArgumentProblem
+
 # The API takes deployment names of 4 to 30 characters; Gcore builds DNS names from them, so we also hold
 # them to lowercase letters, digits and dashes before spending a request on a name that cannot exist.
 DEPLOYMENT_NAME_MIN_LENGTH = 4
@@ -247,12 +249,10 @@ class LogPage(ApiModel):
     results: list[LogEntry]
 
 
-def deployment_name_problem(name: str) -> str | None:
+def deployment_name_problem(name: str) -> ArgumentProblem | None:
     """Why ``name`` cannot be a deployment name, or None when it can."""
     if not DEPLOYMENT_NAME_MIN_LENGTH <= len(name) <= DEPLOYMENT_NAME_MAX_LENGTH:
-        return (
-            f"a deployment name has {DEPLOYMENT_NAME_MIN_LENGTH} to {DEPLOYMENT_NAME_MAX_LENGTH} characters"
-        )
+        return ArgumentProblem.NAME_LENGTH
     if not DEPLOYMENT_NAME_PATTERN.match(name):
-        return "a deployment name has only lowercase letters, digits and dashes, and starts and ends with a letter or digit"
+        return ArgumentProblem.NAME_CHARACTERS
     return None

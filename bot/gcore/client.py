@@ -20,14 +20,22 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import UserFacingError
-from bot.models import (
+from bot.gcore.errors import (
+    DeploymentNotFound,
+    GcoreAuthError,
+    GcoreIncompleteListing,
+    GcoreInvalidResponse,
+    GcoreRateLimited,
+    GcoreRequestRejected,
+    GcoreUnavailable,
+    ProjectNotFound,
+)
+from bot.gcore.models import (
     Deployment,
     DeploymentStatusView,
     LogEntry,
     LogPage,
 )
-from formatters.text import code
 
 log = logging.getLogger(__name__)
 
@@ -45,97 +53,6 @@ MAX_LIST_PAGES = 100
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-class GcoreError(UserFacingError):
-    """Any failure talking to the Gcore API."""
-
-
-class DeploymentNotFound(GcoreError):
-    """The project has no deployment of that name."""
-
-    def __init__(self, project_id: int, name: str) -> None:
-        super().__init__(f"There is no deployment named {code(name)} in project {project_id}.")
-        self.project_id = project_id
-        self.name = name
-
-
-class ProjectNotFound(GcoreError):
-    """The project does not exist, or the key cannot see it."""
-
-    def __init__(self, project_id: int) -> None:
-        super().__init__(
-            f"Gcore knows no project {project_id} that the bot's API key can see; "
-            "check the number, or pass `--project N`."
-        )
-        self.project_id = project_id
-
-
-class GcoreAuthError(GcoreError):
-    """The API key was rejected (401) or lacks the permission (403)."""
-
-    def __init__(self, status_code: int) -> None:
-        if status_code == 403:
-            message = "The bot's Gcore API key is not allowed to do that; ask whoever runs the bot to check its permissions."
-        else:
-            message = (
-                "The bot's Gcore API key was rejected; ask whoever runs the bot to check `GCORE_API_KEY`."
-            )
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class GcoreRateLimited(GcoreError):
-    """Gcore kept answering 429 after our retries."""
-
-    def __init__(self, retry_after: float | None) -> None:
-        wait = f" in {round(retry_after)} s" if retry_after else " in a minute"
-        super().__init__(f"Gcore is rate limiting the bot; try again{wait}.")
-        self.retry_after = retry_after
-
-
-class GcoreUnavailable(GcoreError):
-    """Gcore did not answer, or answered 5xx, after our retries."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__("The Gcore API did not answer; try again in a minute.")
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"Gcore unavailable: {self.detail}"
-
-
-class GcoreInvalidResponse(GcoreError):
-    """Gcore answered something we cannot read."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__("The Gcore API sent an answer the bot could not read; try again in a minute.")
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"invalid Gcore response: {self.detail}"
-
-
-class GcoreIncompleteListing(GcoreError):
-    """The pages of a listing do not add up to the ``count`` they claim, or do not end."""
-
-    def __init__(self, project_id: int, detail: str) -> None:
-        super().__init__(
-            f"Gcore's list of deployments in project {project_id} came back incomplete; try again in a minute."
-        )
-        self.project_id = project_id
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"incomplete listing of project {self.project_id}: {self.detail}"
-
-
-class GcoreRequestRejected(GcoreError):
-    """Gcore refused the request (a 4xx other than 401, 403, 404, 429)."""
-
-    def __init__(self, status_code: int, api_message: str) -> None:
-        super().__init__(f"Gcore refused the request (HTTP {status_code}): {code(api_message[:300])}")
-        self.status_code = status_code
 
 
 @dataclass(frozen=True)

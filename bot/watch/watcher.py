@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.gcore import DeploymentNotFound, GcoreClient, GcoreError, PageShape, StatusListing
-from bot.notifier import Notifier
+from bot.gcore.client import GcoreClient, PageShape, StatusListing
+from bot.gcore.errors import DeploymentNotFound, GcoreError
 from bot.store import NAME_MAX_CHARS, Store
-from bot.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
+from bot.watch.notifier import Notifier
+from bot.watch.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
 
 log = logging.getLogger(__name__)
 

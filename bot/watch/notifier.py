@@ -18,20 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.channel_pauses import DEFAULT_RECHECK_SECONDS, ChannelPauses
 from bot.health import Health
-from bot.slack_auth import TokenRecheck
-from bot.slack_errors import SlackFailure, SlackFailureKind, classify
+from bot.slack.api import POST_TIMEOUT_SECONDS, SlackApi
+from bot.slack.auth import TokenRecheck
+from bot.slack.errors import SlackCallFailed, SlackFailure, SlackFailureKind
 from bot.store import DeliveryJob, DeliveryState, NotLeader, Store
-from bot.transitions import AlertKind, Transition
+from bot.watch.pauses import DEFAULT_RECHECK_SECONDS, ChannelPauses
+from bot.watch.transitions import AlertKind, Transition
 from formatters.alerts import render_alert, render_compact_alert
 from formatters.blocks import Message
 
@@ -40,50 +38,16 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "inference_bot_alert"
 EPISODE = "episode"
 FLAPPING = "flapping"
-# Slack's documented posting limit is about one message per second per channel. Slack tolerates short
-# bursts, but a burst is exactly when a 429 would delay the alerts behind it, so we do not spend one; and
-# we space posts 1.1 s apart, because a post can leave our event loop up to ~0.1 s after its turn and the
-# next one on time (the fan-out benchmark saw 0.87 s between arrivals at exactly 1.0 s).
-CHANNEL_RATE_PER_SECOND = 1 / 1.1
-CHANNEL_BURST = 1
 # How far back a restarted bot looks for a post it may have made before dying.
 RECONCILE_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
-MAX_RATE_LIMIT_WAITS = 5
 # Channels served at once; each is paced by its own bucket, so this only bounds open requests to Slack.
 CHANNELS_AT_ONCE = 100
-# The posting client's timeout, and how long a delivery another process claimed is left alone: past it,
-# that process's post has landed or failed, and the history lookup tells which.
-POST_TIMEOUT_SECONDS = 15
+# How long a delivery another process claimed is left alone: past the posting timeout, that process's post
+# has landed or failed, and the history lookup tells which.
 SENDING_GRACE = timedelta(seconds=POST_TIMEOUT_SECONDS + 5)
 # Slack's answers for a message it will not take as it is; the compact rendering is tried before giving up.
 TOO_LONG_ERRORS = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format"})
-
-
-class ChannelRateLimiter:
-    """A token bucket per channel: ``burst`` messages at once, then ``rate`` a second."""
-
-    def __init__(
-        self,
-        rate: float = CHANNEL_RATE_PER_SECOND,
-        burst: int = CHANNEL_BURST,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self._rate, self._burst, self._clock, self._sleep = rate, burst, clock, sleep
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    async def acquire(self, channel_id: str) -> None:
-        """Wait until ``channel_id`` may get another message."""
-        now = self._clock()
-        tokens, at = self._buckets.get(channel_id, (float(self._burst), now))
-        tokens = min(float(self._burst), tokens + (now - at) * self._rate)
-        if tokens < 1.0:
-            wait = (1.0 - tokens) / self._rate
-            await self._sleep(wait)
-            now, tokens = now + wait, 1.0
-        self._buckets[channel_id] = (tokens - 1.0, now)
 
 
 class ChannelUnavailable(Exception):
@@ -120,7 +84,7 @@ class Notifier:
 
     def __init__(
         self,
-        client: AsyncWebClient,
+        slack: SlackApi,
         store: Store,
         health: Health,
         *,
@@ -128,15 +92,11 @@ class Notifier:
         stuck_after_seconds: int,
         pauses: ChannelPauses | None = None,
         token: TokenRecheck | None = None,
-        limiter: ChannelRateLimiter | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._client, self._store, self._health, self._clock = client, store, health, clock
+        self._slack, self._store, self._health, self._clock = slack, store, health, clock
         self._stuck_after = stuck_after_seconds
-        self._pauses = pauses or ChannelPauses(client, store, recheck_seconds=DEFAULT_RECHECK_SECONDS)
-        self._token = token or TokenRecheck(client, health)
-        self._limiter = limiter or ChannelRateLimiter()
-        self._sleep = sleep
+        self._pauses = pauses or ChannelPauses(slack, store, recheck_seconds=DEFAULT_RECHECK_SECONDS)
+        self._token = token or TokenRecheck(slack, health)
         self._wake = asyncio.Event()
         self._gate = asyncio.Semaphore(CHANNELS_AT_ONCE)
         # Channels whose worker runs, and channels with news since their worker last read the store.
@@ -368,29 +328,17 @@ class Notifier:
                 log.warning("Slack refused an edit of %s as %s; using the compact form", ts, failed)
 
     async def _call(self, method: str, channel_id: str, **kwargs: Any) -> Any:
-        """One Web API call under the channel's rate limit, waiting out 429s; failures classified."""
-        for _ in range(MAX_RATE_LIMIT_WAITS):
-            if method.startswith("chat_"):
-                await self._limiter.acquire(channel_id)
-            try:
-                return await getattr(self._client, method)(**kwargs)
-            except Exception as error:
-                failure = classify(error)
-                if failure.kind is SlackFailureKind.RATE_LIMITED:
-                    log.info(
-                        "Slack rate limited %s in %s; waiting %.1f s", method, channel_id, failure.retry_after
-                    )
-                    await self._sleep(failure.retry_after)
-                    continue
-                if failure.kind is SlackFailureKind.CHANNEL_GONE:
-                    raise ChannelUnavailable(failure) from None
-                if failure.kind is SlackFailureKind.AUTH and self._health.slack_token_rejected is None:
-                    log.error(
-                        "Slack rejected the bot token (%s); alerts are held until it is fixed", failure.code
-                    )
-                    self._health.slack_token_rejected = failure.code
-                raise DeliveryFailed(failure) from None
-        raise DeliveryFailed(SlackFailure(SlackFailureKind.RATE_LIMITED, "ratelimited"))
+        """One paced Web API call for the channel; a failure becomes what the delivery loop acts on."""
+        try:
+            return await self._slack.paced(method, channel_id, **kwargs)
+        except SlackCallFailed as failed:
+            failure = failed.failure
+        if failure.kind is SlackFailureKind.CHANNEL_GONE:
+            raise ChannelUnavailable(failure)
+        if failure.kind is SlackFailureKind.AUTH and self._health.slack_token_rejected is None:
+            log.error("Slack rejected the bot token (%s); alerts are held until it is fixed", failure.code)
+            self._health.slack_token_rejected = failure.code
+        raise DeliveryFailed(failure)
 
     async def _count_failure(self, job: DeliveryJob, failure: SlackFailure) -> None:
         # A rejected message fails the same way each time; give up after a few tries so others can go.

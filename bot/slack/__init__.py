@@ -1,0 +1,1 @@
+"""Slack: the Bolt app, the HTTP ack path, the Web API client and its error classification, pacing, the token."""

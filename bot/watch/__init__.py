@@ -1,0 +1,1 @@
+"""Watching: the pure transition diff, the watcher that polls, the notifier that delivers, paused channels."""

@@ -1,0 +1,100 @@
+"""Errors in words: one sentence a person can act on, for every error that carries data instead."""
+
+from __future__ import annotations
+
+from bot.errors import ArgumentProblem, BadArgument, ChannelNotPostable, ChannelProblem, UserFacingError
+from bot.gcore.errors import (
+    DeploymentNotFound,
+    GcoreAuthError,
+    GcoreIncompleteListing,
+    GcoreInvalidResponse,
+    GcoreRateLimited,
+    GcoreRequestRejected,
+    ProjectNotFound,
+)
+from bot.gcore.models import DEPLOYMENT_NAME_MAX_LENGTH, DEPLOYMENT_NAME_MIN_LENGTH
+from bot.slack.errors import SlackCallFailed, SlackFailureKind
+from formatters.text import code
+
+COMMAND = "/inference"
+USAGE = {
+    "status": f"`{COMMAND} status my-instance`",
+    "watch": f"`{COMMAND} watch my-instance` (or `--all`)",
+    "unwatch": f"`{COMMAND} unwatch my-instance` (or `--all`)",
+}
+INVITE_ME = (
+    "I can't post in this channel yet: invite me with `/invite @inference` "
+    "(or the name your workspace gave the app), then run the command again."
+)
+
+
+def describe_error(error: UserFacingError | SlackCallFailed) -> str:
+    """The sentence for ``error``: what happened and what to do, as safe mrkdwn."""
+    if isinstance(error, BadArgument):
+        return _bad_argument(error)
+    if isinstance(error, ChannelNotPostable):
+        if error.problem is ChannelProblem.ARCHIVED:
+            return "This channel is archived; alerts need a channel that is open."
+        return INVITE_ME
+    if isinstance(error, SlackCallFailed):
+        if error.failure.kind is SlackFailureKind.RATE_LIMITED:
+            return "Slack is rate limiting the bot right now; try again in a few seconds."
+        return "Slack did not take the bot's request; try again in a minute."
+    return _gcore(error)
+
+
+def _bad_argument(error: BadArgument) -> str:
+    problem, value = error.problem, error.value
+    usage = USAGE.get(error.verb, USAGE["status"])
+    if problem is ArgumentProblem.NOT_A_PROJECT:
+        return f"{code(value)} is not a project number; use `--project N` with N a positive number."
+    if problem is ArgumentProblem.NEEDS_VALUE:
+        example = "`--project 42`" if value == "--project" else f"`{value} problems`"
+        return f"`{value}` needs a value, as in {example}."
+    if problem is ArgumentProblem.UNKNOWN_OPTION:
+        return f"I don't know the option {code(value[:40])}; `{COMMAND} help` lists them."
+    if problem is ArgumentProblem.WHICH_PROJECT:
+        return "Which project? Add `--project N`, or set `GCORE_CLOUD_PROJECT_ID` for a default."
+    if problem is ArgumentProblem.WHICH_DEPLOYMENT:
+        return f"Which deployment? Try {usage}."
+    if problem is ArgumentProblem.ONE_DEPLOYMENT:
+        return f"One deployment at a time, please: {usage}."
+    if problem is ArgumentProblem.NAME_LENGTH:
+        return (
+            f"{code(value[:60])} cannot be a deployment name: a deployment name has "
+            f"{DEPLOYMENT_NAME_MIN_LENGTH} to {DEPLOYMENT_NAME_MAX_LENGTH} characters."
+        )
+    if problem is ArgumentProblem.NAME_CHARACTERS:
+        return (
+            f"{code(value[:60])} cannot be a deployment name: a deployment name has only lowercase "
+            "letters, digits and dashes, and starts and ends with a letter or digit."
+        )
+    if problem is ArgumentProblem.NAME_AND_ALL:
+        return f"Either a deployment name or `--all`, not both: {usage}."
+    if problem is ArgumentProblem.ONLY_VALUE:
+        return f"`--only` takes `problems`, as in `{COMMAND} watch my-instance --only problems`."
+    return "This button is out of date; run the command again for a fresh one."
+
+
+def _gcore(error: UserFacingError) -> str:
+    if isinstance(error, DeploymentNotFound):
+        return f"There is no deployment named {code(error.name)} in project {error.project_id}."
+    if isinstance(error, ProjectNotFound):
+        return (
+            f"Gcore knows no project {error.project_id} that the bot's API key can see; "
+            "check the number, or pass `--project N`."
+        )
+    if isinstance(error, GcoreAuthError):
+        if error.status_code == 403:
+            return "The bot's Gcore API key is not allowed to do that; ask whoever runs the bot to check its permissions."
+        return "The bot's Gcore API key was rejected; ask whoever runs the bot to check `GCORE_API_KEY`."
+    if isinstance(error, GcoreRateLimited):
+        wait = f" in {round(error.retry_after)} s" if error.retry_after else " in a minute"
+        return f"Gcore is rate limiting the bot; try again{wait}."
+    if isinstance(error, GcoreInvalidResponse):
+        return "The Gcore API sent an answer the bot could not read; try again in a minute."
+    if isinstance(error, GcoreIncompleteListing):
+        return f"Gcore's list of deployments in project {error.project_id} came back incomplete; try again in a minute."
+    if isinstance(error, GcoreRequestRejected):
+        return f"Gcore refused the request (HTTP {error.status_code}): {code(error.api_message)}"
+    return "The Gcore API did not answer; try again in a minute."
