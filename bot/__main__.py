@@ -28,6 +28,8 @@ from handlers import create_app
 
 log = logging.getLogger("bot")
 
+SHUTDOWN_GRACE_SECONDS = 5
+
 # Libraries whose DEBUG output carries request bodies (response_url, socket envelopes): never below INFO.
 _CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "uvicorn.access", "apscheduler")
 
@@ -121,7 +123,15 @@ async def serve(settings: Settings, shutdown: asyncio.Event | None = None) -> No
         app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
     )
     server = uvicorn.Server(
-        uvicorn.Config(web, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        uvicorn.Config(
+            web,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            # A stop is bounded: connections still open after this are closed, not waited for.
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
     )
     stopper = asyncio.create_task(_exit_when_set(shutdown, server)) if shutdown is not None else None
     try:

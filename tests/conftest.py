@@ -221,7 +221,7 @@ def start_bot(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -
     file in ``workdir``, as ``python -m bot`` run there would have it."""
     port = free_port()
     env = bot_environment(gcore, slack, port, **{"DATABASE_URL": f"sqlite:///{workdir / 'bot.db'}", **extra})
-    bot = _start_in_process(env, port, slack)
+    bot = start_in_process(env, port, slack)
     bot.wait_healthy()
     return bot
 
@@ -243,7 +243,8 @@ def start_bot_process(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra
     return bot
 
 
-def _start_in_process(env: dict[str, str], port: int, slack: FakeSlack) -> BotInProcess:
+def start_in_process(env: dict[str, str], port: int, slack: FakeSlack) -> BotInProcess:
+    """Start the bot's serve() with ``env`` on a thread of its own; the caller waits for it."""
     settings = settings_from(env)
     shutdown = asyncio.Event()
     bot = BotInProcess(port=port, slack=slack, shutdown=shutdown)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import create_engine, text
 
-from bot.store import LEADER_LOCK_KEY
+from bot.store.leadership import LEADER_LOCK_CLASS, LOCK_SCOPE
 
 # Overridable for machines whose PostgreSQL lives elsewhere.
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -49,22 +50,30 @@ def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / f'bot-{uuid.uuid4().hex[:8]}.db'}"
 
 
-def leader_pid() -> int | None:
-    """The PostgreSQL session that holds the bot's leader lock, if one does."""
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        row = connection.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = %s",
-            (LEADER_LOCK_KEY,),
-        ).fetchone()
-    return int(row[0]) if row else None
+def _leader_lock_rows(url: str, select: str) -> list[int]:
+    """Run ``select`` over the pg_locks rows of the leader lock of the schema ``url`` uses."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            query = (
+                f"SELECT {select} FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                f"AND classid = :class AND objid = ({LOCK_SCOPE})::oid AND objsubid = 2"
+            )
+            return [
+                int(value)
+                for value in connection.execute(text(query), {"class": LEADER_LOCK_CLASS}).scalars()
+            ]
+    finally:
+        engine.dispose()
 
 
-def terminate_leader_session() -> int:
-    """End the PostgreSQL session that holds the bot's leader lock, as an operator or a failover would;
-    the number of sessions ended."""
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        ended = connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
-            (LEADER_LOCK_KEY,),
-        ).fetchall()
-    return len(ended)
+def leader_pid(url: str) -> int | None:
+    """The PostgreSQL session that holds the leader lock of the bots on ``url``, if one does."""
+    pids = _leader_lock_rows(url, "pid")
+    return pids[0] if pids else None
+
+
+def terminate_leader_session(url: str) -> int:
+    """End the PostgreSQL session that holds the leader lock of the bots on ``url``, as an operator or a
+    failover would; the number of sessions ended."""
+    return len(_leader_lock_rows(url, "pg_terminate_backend(pid)::int"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,12 +11,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import BigInteger, Integer, MetaData, create_engine, insert, inspect, select, text
 
+from bot.__main__ import main
 from bot.store import Store, migrate
 from bot.store.engine import create_database_engine
 from bot.store.schema import Base
-from tests.conftest import bot_environment, free_port
+from tests.conftest import bot_environment, free_port, start_in_process
 from tests.fakes.gcore import FakeGcore, seed_deployment
-from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_watch import CHANNEL, WatchBot
 
@@ -180,60 +178,40 @@ def test_two_bots_starting_at_once_on_an_empty_database_create_the_schema_once(
     postgres_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
     gcore, slack = fakes
-    processes = []
-    for name in ("a", "b"):
-        workdir = tmp_path / name
-        workdir.mkdir()
-        env = bot_environment(gcore, slack, free_port(), DATABASE_URL=postgres_url)
-        log = (workdir / "bot.log").open("wb")
-        processes.append(
-            (
-                subprocess.Popen(
-                    [sys.executable, "-m", "bot"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
-                ),
-                workdir,
-            )
-        )
-
-    def logs() -> list[str]:
-        return [(workdir / "bot.log").read_text() for _, workdir in processes]
-
+    bots = []
     try:
-        wait_for(
-            lambda: all("serving Slack requests" in log for log in logs()), timeout=30, message="both up"
-        )
-        assert all(process.poll() is None for process, _ in processes)
-        assert sum("upgrading the database from empty to 0002" in log for log in logs()) == 1
+        # Both started before either is waited for: their migrations run at the same time.
+        for _ in range(2):
+            port = free_port()
+            bots.append(
+                start_in_process(bot_environment(gcore, slack, port, DATABASE_URL=postgres_url), port, slack)
+            )
+        for bot in bots:
+            bot.wait_healthy()
+        log = bots[0].log()  # one log for the process: both bots' lines
+        assert log.count("upgrading the database from empty to 0002") == 1
     finally:
-        for process, _ in processes:
-            process.terminate()
-            process.wait(timeout=10)
+        for bot in bots:
+            bot.stop()
     engine = create_database_engine(postgres_url)
     with engine.connect() as connection:
-        assert connection.execute(
-            select(text("version_num")).select_from(text("alembic_version"))
-        ).scalars().all() == [migrate.head()]
+        versions = connection.execute(select(text("version_num")).select_from(text("alembic_version")))
+        assert versions.scalars().all() == [migrate.head()]
     engine.dispose()
 
 
-def test_operators_can_migrate_as_a_step_of_their_own(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'ops.db'}"
+def test_operators_can_migrate_as_a_step_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'ops.db'}")
+    monkeypatch.chdir(tmp_path)  # no developer .env
 
-    def run(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            cwd=tmp_path,
-            env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == (
-            0 if args[:1] == ("db",) and args[1:] in (("upgrade",), ("current",)) else 2
-        )
-        return done.stdout.strip() or done.stderr.strip()
+    def run(*args: str) -> tuple[int, str]:
+        status = main(list(args))
+        out, err = capsys.readouterr()
+        return status, out.strip() or err.strip().splitlines()[-1]
 
-    assert run("db", "current") == "database at revision none (newest known: 0002)"
-    assert run("db", "upgrade") == "database at revision 0002 (newest known: 0002)"
-    assert run("db", "current") == "database at revision 0002 (newest known: 0002)"
-    assert run("db", "downgrade") == "usage: python -m bot [db upgrade | db current]"
+    assert run("db", "current") == (0, "database at revision none (newest known: 0002)")
+    assert run("db", "upgrade") == (0, "database at revision 0002 (newest known: 0002)")
+    assert run("db", "current") == (0, "database at revision 0002 (newest known: 0002)")
+    assert run("db", "downgrade") == (2, "usage: python -m bot [db upgrade | db current]")

@@ -207,7 +207,7 @@ async def test_a_leader_whose_lock_session_ends_stops_at_once(database_url: str)
     try:
         assert await first.lead()
         await subscribe(first, "C1", "my-instance")
-        terminate_leader_session()
+        assert terminate_leader_session(database_url) == 1
         # Another replica may take the lock at once; the old leader writes nothing from then on.
         assert await second.lead()
         with pytest.raises(NotLeader):

@@ -16,14 +16,13 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.store.deliveries import Deliveries, DeliveryJob
 from bot.store.engine import DatabaseInUse, create_database_engine, lock_sqlite_file
-from bot.store.leadership import LEADER_LOCK_KEY, NotLeader
+from bot.store.leadership import NotLeader
 from bot.store.migrate import upgrade
 from bot.store.polls import Polls
 from bot.store.schema import NAME_MAX_CHARS, DeliveryState
 from bot.store.subscriptions import Subscriptions
 
 __all__ = [
-    "LEADER_LOCK_KEY",
     "NAME_MAX_CHARS",
     "DatabaseInUse",
     "DeliveryJob",

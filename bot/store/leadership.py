@@ -12,8 +12,15 @@ from bot.store.engine import threaded
 
 log = logging.getLogger(__name__)
 
-# Any constant; identifies the watcher's lock among other users of a shared PostgreSQL.
-LEADER_LOCK_KEY = 0x1F0C0DE5
+# The bot's advisory locks are (class, scope): the class tells the leader lock from others' locks, and the
+# scope is the database and schema, so installations in two schemas of one database each have a leader.
+LEADER_LOCK_CLASS = 0x1F0C0DE5
+LOCK_SCOPE = "hashtext(current_database() || '/' || current_schema())"
+# Whether session :pid holds the leader lock of this scope (a two-key lock shows objsubid 2).
+_HELD = text(
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid "
+    f"AND classid = :class AND objid = ({LOCK_SCOPE})::oid AND objsubid = 2"
+)
 
 
 class NotLeader(Exception):
@@ -47,7 +54,7 @@ class Leadership(StoreBase):
         try:
             got = bool(
                 connection.execute(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+                    text(f"SELECT pg_try_advisory_lock(:class, {LOCK_SCOPE})"), {"class": LEADER_LOCK_CLASS}
                 ).scalar()
             )
             connection.commit()
@@ -70,28 +77,17 @@ class Leadership(StoreBase):
             return
         held = (
             self._leader_pid is not None
-            and session.execute(
-                text(
-                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND pid = :pid AND objid = :key"
-                ),
-                {"pid": self._leader_pid, "key": LEADER_LOCK_KEY},
-            ).first()
+            and session.execute(_HELD, {"pid": self._leader_pid, "class": LEADER_LOCK_CLASS}).first()
         )
         if not held:
             raise NotLeader()
 
-    @staticmethod
-    def _still_holds_lock(connection: Connection) -> bool:
+    def _still_holds_lock(self, connection: Connection) -> bool:
         try:
-            held = connection.execute(
-                text(
-                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND pid = pg_backend_pid() AND objid = :key"
-                ),
-                {"key": LEADER_LOCK_KEY},
-            ).first()
-            connection.commit()
+            with connection.begin():
+                held = connection.execute(
+                    _HELD, {"pid": self._leader_pid, "class": LEADER_LOCK_CLASS}
+                ).first()
         except Exception as error:
             log.warning("the leader lock's connection failed: %s", type(error).__name__)
             return False

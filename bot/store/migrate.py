@@ -17,12 +17,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import Engine
 
+from bot.store.leadership import LOCK_SCOPE
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 FIRST_REVISION = "0001"
-# Not the leader lock's key: replicas that start together queue here, whoever leads.
-_MIGRATION_LOCK_KEY = 0x1F0C0DE6
+# Not the leader lock's class: replicas that start together queue here, whoever leads.
+_MIGRATION_LOCK_CLASS = 0x1F0C0DE6
 
 
 def _config(connection: Connection) -> Config:
@@ -50,7 +52,9 @@ def upgrade(engine: Engine) -> str:
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Held to the end of this transaction: a second replica waits, then finds nothing to do.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            connection.execute(
+                text(f"SELECT pg_advisory_xact_lock(:class, {LOCK_SCOPE})"), {"class": _MIGRATION_LOCK_CLASS}
+            )
         config = _config(connection)
         before = MigrationContext.configure(connection).get_current_revision()
         if before is None and inspect(connection).has_table("subscriptions"):
