@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -49,6 +49,16 @@ def web_client(token: str, base_url: str, *, for_alerts: bool) -> AsyncWebClient
         timeout=POST_TIMEOUT_SECONDS if for_alerts else 30,
         retry_handlers=retries,
     )
+
+
+class WebApi(Protocol):
+    """What the watcher's side needs of Slack's Web API; ``SlackApi`` is the real one, tests bring a fake."""
+
+    async def call(self, method: str, **kwargs: Any) -> Any:
+        """Call ``method``; ``SlackCallFailed`` on any failure."""
+
+    async def paced(self, method: str, channel_id: str, **kwargs: Any) -> Any:
+        """Call ``method`` for ``channel_id`` at the channel's pace; ``SlackCallFailed`` on any failure."""
 
 
 class SlackApi:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.health import Health
-from bot.slack.api import SlackApi
+from bot.slack.api import WebApi
 from bot.slack.errors import SlackCallFailed, SlackFailureKind
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ class StartupError(Exception):
     """The bot cannot run as configured; the message says which setting to fix."""
 
 
-async def check_slack_token(slack: SlackApi) -> None:
+async def check_slack_token(slack: WebApi) -> None:
     """Fail fast on a rejected bot token; only warn when Slack cannot be reached right now."""
     try:
         identity = await slack.call("auth_test")
@@ -42,7 +42,7 @@ class TokenRecheck:
 
     def __init__(
         self,
-        slack: SlackApi,
+        slack: WebApi,
         health: Health,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

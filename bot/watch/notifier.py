@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.health import Health
-from bot.slack.api import POST_TIMEOUT_SECONDS, SlackApi
+from bot.slack.api import POST_TIMEOUT_SECONDS, WebApi
 from bot.slack.auth import TokenRecheck
 from bot.slack.errors import SlackCallFailed, SlackFailure, SlackFailureKind
 from bot.store import DeliveryJob, DeliveryState, NotLeader, Store
@@ -84,7 +84,7 @@ class Notifier:
 
     def __init__(
         self,
-        slack: SlackApi,
+        slack: WebApi,
         store: Store,
         health: Health,
         *,

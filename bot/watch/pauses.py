@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from bot.slack.api import SlackApi
+from bot.slack.api import WebApi
 from bot.slack.errors import SlackCallFailed, SlackFailureKind
 from bot.store import Store
 from bot.watch.subscriptions import ALL_DEPLOYMENTS, Subscription
@@ -28,7 +28,7 @@ DEFAULT_RECHECK_SECONDS = 3600
 class ChannelPauses:
     """Decides whether a channel is gone, pauses and resumes its subscriptions, and tells their creators."""
 
-    def __init__(self, slack: SlackApi, store: Store, *, recheck_seconds: int) -> None:
+    def __init__(self, slack: WebApi, store: Store, *, recheck_seconds: int) -> None:
         self._slack, self._store, self._recheck_seconds = slack, store, recheck_seconds
 
     async def unreachable_reason(self, channel_id: str) -> str | None:

@@ -1,0 +1,173 @@
+"""The notifier's placement of alerts and its reconciliation after a restart, against an in-memory Web API.
+
+No server: ``FakeWebApi`` keeps the channel's messages as Slack would (threads, edits, metadata) and
+answers history lookups, so each rule shows in what the channel holds afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.health import Health
+from bot.slack.errors import SlackCallFailed, SlackFailure, SlackFailureKind
+from bot.store import DeliveryState, Store
+from bot.watch.notifier import METADATA_EVENT, Notifier
+from bot.watch.subscriptions import ALL_DEPLOYMENTS
+from bot.watch.transitions import AlertKind, ProjectDiff, Snapshot, Transition
+from tests.blockkit import all_text
+from tests.databases import sqlite_url
+
+CHANNEL = "C0OPS"
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class FakeWebApi:
+    """Slack's Web API in memory: posts, threads, edits and history with metadata."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.refuse: dict[str, str] = {}  # method -> error code, for messages longer than refuse_over
+        self.refuse_over = 0
+        self._ts = itertools.count(1)
+
+    async def paced(self, method: str, channel_id: str, **kwargs: Any) -> Any:
+        return await self.call(method, **kwargs)
+
+    async def call(self, method: str, **kwargs: Any) -> Any:
+        self.calls.append((method, kwargs))
+        if method in self.refuse and len(str(kwargs.get("blocks"))) > self.refuse_over:
+            raise SlackCallFailed(SlackFailure(SlackFailureKind.REJECTED, self.refuse[method]))
+        channel = kwargs.get("channel", "")
+        stored = self.messages.setdefault(channel, [])
+        if method == "chat_postMessage":
+            message = {**kwargs, "ts": f"1700000000.{next(self._ts):06d}"}
+            stored.append(message)
+            return {"ok": True, "ts": message["ts"]}
+        if method == "chat_update":
+            target = next(m for m in stored if m["ts"] == kwargs["ts"])
+            target.update(text=kwargs["text"], blocks=kwargs["blocks"], edited=True)
+            return {"ok": True, "ts": kwargs["ts"]}
+        if method == "conversations_history":
+            top = [m for m in stored if not m.get("thread_ts")]
+            return {"ok": True, "messages": top, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations_replies":
+            thread = [m for m in stored if m["ts"] == kwargs["ts"] or m.get("thread_ts") == kwargs["ts"]]
+            return {"ok": True, "messages": thread, "response_metadata": {"next_cursor": ""}}
+        raise AssertionError(f"unexpected call {method}")
+
+    def top_level(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages.get(CHANNEL, []) if not m.get("thread_ts")]
+
+    def replies(self, parent_ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages.get(CHANNEL, []) if m.get("thread_ts") == parent_ts]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(sqlite_url(tmp_path))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def slack() -> FakeWebApi:
+    return FakeWebApi()
+
+
+def notifier(slack: FakeWebApi, store: Store) -> Notifier:
+    return Notifier(slack, store, Health(), clock=lambda: NOW, stuck_after_seconds=900)
+
+
+async def record(store: Store, *transitions: Transition, flat: bool = False) -> None:
+    await store.subscribe(
+        channel_id=CHANNEL,
+        project_id=1,
+        target=ALL_DEPLOYMENTS,
+        only_problems=False,
+        flat=flat,
+        created_by="U0ALICE",
+        now=NOW,
+    )
+    await store.record_poll(1, ProjectDiff(transitions=list(transitions)), [], NOW)
+
+
+def change(
+    old: str, new: str, *, kind: AlertKind = AlertKind.CHANGED, episode: int = 1, **fields: Any
+) -> Transition:
+    snapshot = Snapshot(name="my-instance", status=new, ready=1, total=1, min_ready=1)
+    return Transition(1, "my-instance", kind, NOW, old, new, snapshot, episode, **fields)
+
+
+async def test_a_rollout_is_one_message_with_its_steps_in_the_thread(slack: FakeWebApi, store: Store) -> None:
+    await record(store, change("ACTIVE", "DEPLOYING"), change("DEPLOYING", "ACTIVE"))
+    assert await notifier(slack, store).deliver_open() == 2
+    (parent,) = slack.top_level()
+    (step,) = slack.replies(parent["ts"])
+    assert step["reply_broadcast"] is False and not any(b["type"] == "actions" for b in step["blocks"])
+    assert "🔵 Deploying → 🟢 Active" in all_text(step["blocks"])
+    # The parent now tells the latest state and points at the thread; its buttons stay.
+    assert parent.get("edited") and "latest state; every step is in the thread" in all_text(parent["blocks"])
+    assert any(b["type"] == "actions" for b in parent["blocks"])
+
+
+async def test_flat_subscriptions_post_every_alert_to_the_channel(slack: FakeWebApi, store: Store) -> None:
+    await record(store, change("ACTIVE", "DEPLOYING"), change("DEPLOYING", "ACTIVE"), flat=True)
+    await notifier(slack, store).deliver_open()
+    assert len(slack.top_level()) == 2 and all(not slack.replies(m["ts"]) for m in slack.top_level())
+
+
+async def test_flapping_is_one_message_edited_then_a_stable_note_in_its_thread(
+    slack: FakeWebApi, store: Store
+) -> None:
+    flapping = change("ACTIVE", "DEPLOYING", kind=AlertKind.FLAPPING, flap_count=5, problem=True)
+    again = replace(flapping, old_status="DEPLOYING", new_status="ACTIVE", flap_count=6)
+    stable = replace(flapping, kind=AlertKind.STABLE, old_status="ACTIVE", new_status="ACTIVE")
+    await record(store, flapping, again, stable)
+    await notifier(slack, store).deliver_open()
+    (message,) = slack.top_level()
+    assert "is stable again" in all_text(message["blocks"]) and message.get("edited")
+    (note,) = slack.replies(message["ts"])
+    assert "is stable again" in all_text(note["blocks"])
+
+
+async def test_a_post_made_before_a_restart_is_found_not_posted_again(
+    slack: FakeWebApi, store: Store
+) -> None:
+    await record(store, change("ACTIVE", "DEPLOYING"))
+    (job,) = await store.open_deliveries()
+    # The previous run claimed it and Slack stored its post, but the run died before hearing the ts.
+    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW)
+    metadata = {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": job.id}}
+    await slack.call("chat_postMessage", channel=CHANNEL, text="earlier", blocks=[], metadata=metadata)
+    slack.calls.clear()
+    assert await notifier(slack, store).deliver_open() == 1
+    assert [method for method, _ in slack.calls] == ["conversations_history"]
+    assert len(slack.top_level()) == 1 and await store.open_deliveries() == []
+
+
+async def test_a_claimed_post_that_never_reached_slack_is_posted_once(
+    slack: FakeWebApi, store: Store
+) -> None:
+    await record(store, change("ACTIVE", "DEPLOYING"))
+    (job,) = await store.open_deliveries()
+    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW)
+    await notifier(slack, store).deliver_open()
+    assert [method for method, _ in slack.calls] == ["conversations_history", "chat_postMessage"]
+    assert len(slack.top_level()) == 1
+
+
+async def test_a_message_slack_finds_too_long_is_posted_compact(slack: FakeWebApi, store: Store) -> None:
+    await record(store, change("ACTIVE", "DEPLOYING"))
+    slack.refuse, slack.refuse_over = {"chat_postMessage": "msg_too_long"}, 400
+    assert await notifier(slack, store).deliver_open() == 1
+    (message,) = slack.top_level()
+    assert [b["type"] for b in message["blocks"]] == ["section", "context"]
+    assert "*my-instance* changed: 🟢 Active → 🔵 Deploying" in all_text(message["blocks"])
