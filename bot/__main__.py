@@ -52,7 +52,9 @@ def quiet_libraries(level: int) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler, asyncio.Task[None]]:
+def start_watching(
+    app: AsyncApp, services: Services
+) -> tuple[AsyncIOScheduler, Notifier, asyncio.Task[None]]:
     """The watcher on its APScheduler schedule, the notifier's delivery loop beside it, and the recheck of
     paused channels."""
     settings = services.settings
@@ -103,7 +105,7 @@ def start_watching(app: AsyncApp, services: Services) -> tuple[AsyncIOScheduler,
     )
     scheduler.start()
     delivery = asyncio.create_task(notifier.run_forever(), name="notifier")
-    return scheduler, delivery
+    return scheduler, notifier, delivery
 
 
 async def serve(settings: Settings, shutdown: asyncio.Event | None = None) -> None:
@@ -118,7 +120,7 @@ async def serve(settings: Settings, shutdown: asyncio.Event | None = None) -> No
     except BaseException:
         await services.aclose()
         raise
-    scheduler, delivery = start_watching(app, services)
+    scheduler, notifier, delivery = start_watching(app, services)
     web = create_web_app(
         app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
     )
@@ -157,6 +159,7 @@ async def serve(settings: Settings, shutdown: asyncio.Event | None = None) -> No
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await notifier.aclose()
         await services.aclose()
 
 

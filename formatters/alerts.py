@@ -6,6 +6,7 @@ import re
 
 from bot.actions import ActionId, DeploymentRef
 from bot.gcore.models import DeploymentStatus
+from bot.watch.subscriptions import Subscription
 from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.blocks import Block, Message, actions, button, context, section
 from formatters.status import STATUS_LOOKS
@@ -143,8 +144,10 @@ def _where(channel_id: str) -> str:
     return f"<#{channel_id}>" if _CHANNEL_ID.match(channel_id) else escape_mrkdwn(channel_id)
 
 
-def _targets(targets: list[str]) -> str:
-    return ", ".join(f"`{escape_mrkdwn(target)}`" for target in targets)
+def _targets(subscriptions: list[Subscription]) -> str:
+    return ", ".join(
+        "all deployments" if s.watches_all else f"`{escape_mrkdwn(s.target)}`" for s in subscriptions
+    )
 
 
 def render_compact_alert(t: Transition, *, stuck_after_seconds: int) -> Message:
@@ -161,7 +164,9 @@ def _fallback(t: Transition, headline: str) -> str:
     return headline.replace("*", "") + (f" (project {t.project_id})" if t.name else "")
 
 
-def render_paused_notice(channel_id: str, targets: list[str], reason: str, recheck_seconds: int) -> Message:
+def render_paused_notice(
+    channel_id: str, subscriptions: list[Subscription], reason: str, recheck_seconds: int
+) -> Message:
     """The direct message to whoever made a subscription that had to be paused."""
     why = {
         "channel_not_found": "the channel no longer exists or I can't see it",
@@ -170,14 +175,14 @@ def render_paused_notice(channel_id: str, targets: list[str], reason: str, reche
     }.get(reason, escape_mrkdwn(reason))
     period = "hour" if recheck_seconds == 3600 else seconds(recheck_seconds)
     text = (
-        f"I paused alerts for {_targets(targets)} in {_where(channel_id)}: {why}. "
+        f"I paused alerts for {_targets(subscriptions)} in {_where(channel_id)}: {why}. "
         f"I'll check every {period} and resume them by myself once I can post there; "
         "`/inference watch` there resumes them at once, and `/inference watching` lists them."
     )
     return Message(text=text, blocks=[section(text)])
 
 
-def render_resumed_notice(channel_id: str, targets: list[str]) -> Message:
+def render_resumed_notice(channel_id: str, subscriptions: list[Subscription]) -> Message:
     """The direct message that a paused channel takes alerts again."""
-    text = f"I can post in {_where(channel_id)} again, so alerts for {_targets(targets)} are back on there."
+    text = f"I can post in {_where(channel_id)} again, so alerts for {_targets(subscriptions)} are back on there."
     return Message(text=text, blocks=[section(text)])

@@ -28,7 +28,7 @@ INVITE_ME = (
 )
 
 
-def describe_error(error: UserFacingError | SlackCallFailed) -> str:
+def error_sentence(error: UserFacingError | SlackCallFailed) -> str:
     """The sentence for ``error``: what happened and what to do, as safe mrkdwn."""
     if isinstance(error, BadArgument):
         return _bad_argument(error)

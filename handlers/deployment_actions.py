@@ -19,7 +19,7 @@ from formatters.deployment import (
     render_details_error,
     render_details_loading,
 )
-from formatters.errors import describe_error
+from formatters.errors import error_sentence
 from handlers.errors import replies_on_error
 
 
@@ -74,7 +74,7 @@ def register(app: AsyncApp, services: Services) -> None:
             deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
             view = render_deployment_details(deployment)
         except UserFacingError as error:
-            view = render_details_error(describe_error(error))
+            view = render_details_error(error_sentence(error))
         await slack.call("views_update", view_id=opened["view"]["id"], view=view)
 
     @app.action(ActionId.SHOW_CARD)

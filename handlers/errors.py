@@ -16,7 +16,7 @@ from bot.gcore.errors import DeploymentNotFound
 from bot.services import Services
 from bot.slack.errors import SlackCallFailed
 from formatters.blocks import Message
-from formatters.errors import describe_error as in_words
+from formatters.errors import error_sentence
 from formatters.feedback import render_error, render_unexpected_error
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def describe_error(error: Exception) -> Message:
         # Mistakes in what a person typed are routine; trouble with Gcore or Slack is worth an operator's eye.
         level = logging.INFO if isinstance(error, BadArgument | DeploymentNotFound) else logging.WARNING
         log.log(level, "request failed: %s", error)
-        return render_error(in_words(error))
+        return render_error(error_sentence(error))
     error_id = secrets.token_hex(4)
     log.error("unexpected error %s", error_id, exc_info=error)
     return render_unexpected_error(error_id)

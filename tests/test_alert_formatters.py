@@ -119,10 +119,10 @@ def test_subscription_replies() -> None:
     )
     assert not limit_problems(listing.blocks, listing.text)
     check_golden("watching", {"text": listing.text, "blocks": listing.blocks})
-    notice = render_paused_notice("C0OPS", ["my-instance"], "not_in_channel", recheck_seconds=3600)
+    notice = render_paused_notice("C0OPS", [subscription()], "not_in_channel", recheck_seconds=3600)
     assert "I was removed from the channel" in notice.text
     assert "check every hour and resume them by myself" in notice.text
-    resumed = render_resumed_notice("C0OPS", ["my-instance", "all deployments"])
+    resumed = render_resumed_notice("C0OPS", [subscription(), subscription(id=4, target="*")])
     assert resumed.text == (
-        "I can post in <#C0OPS> again, so alerts for `my-instance`, `all deployments` are back on there."
+        "I can post in <#C0OPS> again, so alerts for `my-instance`, all deployments are back on there."
     )

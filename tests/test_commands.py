@@ -6,7 +6,7 @@ import pytest
 
 from bot.commands import ParsedCommand, deployment_name_arg, parse_command, resolve_project
 from bot.errors import BadArgument
-from formatters.errors import describe_error
+from formatters.errors import error_sentence
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_parse(text: str, expected: ParsedCommand) -> None:
 def test_bad_project(text: str, message: str) -> None:
     with pytest.raises(BadArgument) as caught:
         parse_command(text)
-    assert message in describe_error(caught.value)
+    assert message in error_sentence(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_bad_project(text: str, message: str) -> None:
 def test_bad_deployment_names(text: str, message: str) -> None:
     with pytest.raises(BadArgument) as caught:
         deployment_name_arg(parse_command(text))
-    assert message in describe_error(caught.value)
+    assert message in error_sentence(caught.value)
 
 
 def test_project_falls_back_to_default_or_asks() -> None:
@@ -73,4 +73,4 @@ def test_project_falls_back_to_default_or_asks() -> None:
     assert resolve_project(9, 4) == 9
     with pytest.raises(BadArgument) as caught:
         resolve_project(None, None)
-    assert "GCORE_CLOUD_PROJECT_ID" in describe_error(caught.value)
+    assert "GCORE_CLOUD_PROJECT_ID" in error_sentence(caught.value)

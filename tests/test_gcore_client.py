@@ -17,7 +17,7 @@ from bot.gcore.errors import (
     GcoreUnavailable,
     ProjectNotFound,
 )
-from formatters.errors import describe_error
+from formatters.errors import error_sentence
 from tests.fakes.gcore import FakeGcore, seed_deployment
 
 API_KEY = "test-gcore-key-0123456789"
@@ -78,14 +78,14 @@ async def test_list_follows_pages_to_the_end(client: GcoreClient, gcore: FakeGco
 async def test_not_found_names_deployment_and_project(client: GcoreClient) -> None:
     with pytest.raises(DeploymentNotFound) as caught:
         await client.get_deployment(1, "nope-nope")
-    assert describe_error(caught.value) == "There is no deployment named `nope-nope` in project 1."
+    assert error_sentence(caught.value) == "There is no deployment named `nope-nope` in project 1."
 
 
 async def test_project_the_key_cannot_see(client: GcoreClient, gcore: FakeGcore) -> None:
     gcore.fail_next(404, body={"exception_class": "NotFound", "message": "Project 99 not found"})
     with pytest.raises(ProjectNotFound) as caught:
         await client.list_deployments(99)
-    assert "no project 99" in describe_error(caught.value)
+    assert "no project 99" in error_sentence(caught.value)
 
 
 async def test_rejected_key_is_not_retried_and_not_repeated(gcore: FakeGcore, sleeps: RecordingSleep) -> None:
@@ -94,8 +94,8 @@ async def test_rejected_key_is_not_retried_and_not_repeated(gcore: FakeGcore, sl
         await client.get_deployment(1, "my-instance")
     await client.aclose()
     assert len(gcore.requests) == 1
-    assert "wrong-key-secret" not in str(caught.value) + describe_error(caught.value)
-    assert "GCORE_API_KEY" in describe_error(caught.value)
+    assert "wrong-key-secret" not in str(caught.value) + error_sentence(caught.value)
+    assert "GCORE_API_KEY" in error_sentence(caught.value)
 
 
 async def test_transient_errors_are_retried_with_backoff(
@@ -119,7 +119,7 @@ async def test_long_retry_after_gives_up_at_once(client: GcoreClient, gcore: Fak
     gcore.fail_next(429, headers={"Retry-After": "600"})
     with pytest.raises(GcoreRateLimited) as caught:
         await client.get_deployment(1, "my-instance")
-    assert "try again in 600 s" in describe_error(caught.value)
+    assert "try again in 600 s" in error_sentence(caught.value)
     assert len(gcore.requests) == 1
 
 
@@ -128,7 +128,7 @@ async def test_other_4xx_is_not_retried(client: GcoreClient, gcore: FakeGcore) -
     with pytest.raises(GcoreError) as caught:
         await client.get_deployment(1, "my-instance")
     assert len(gcore.requests) == 1
-    assert "`bad &lt;input&gt;`" in describe_error(caught.value)
+    assert "`bad &lt;input&gt;`" in error_sentence(caught.value)
 
 
 async def test_server_down_gives_unavailable_after_retries(
@@ -138,7 +138,7 @@ async def test_server_down_gives_unavailable_after_retries(
     with pytest.raises(GcoreUnavailable) as caught:
         await client.get_deployment(1, "my-instance")
     assert len(sleeps.delays) == RetryPolicy().attempts - 1
-    assert describe_error(caught.value) == "The Gcore API did not answer; try again in a minute."
+    assert error_sentence(caught.value) == "The Gcore API did not answer; try again in a minute."
     assert API_KEY not in str(caught.value)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from bot.health import Health
 from bot.slack.errors import SlackCallFailed, SlackFailure, SlackFailureKind
-from bot.store import DeliveryState, Store
+from bot.store import Store
 from bot.watch.notifier import METADATA_EVENT, Notifier
 from bot.watch.subscriptions import ALL_DEPLOYMENTS
 from bot.watch.transitions import AlertKind, ProjectDiff, Snapshot, Transition
@@ -40,6 +40,12 @@ class FakeWebApi:
 
     async def paced(self, method: str, channel_id: str, **kwargs: Any) -> Any:
         return await self.call(method, **kwargs)
+
+    async def wait_turn(self, channel_id: str) -> None:
+        """No pacing here: the rules under test are where messages go, not when."""
+
+    def hold(self, channel_id: str, seconds: float) -> None:
+        raise AssertionError("no 429 here")
 
     async def call(self, method: str, **kwargs: Any) -> Any:
         self.calls.append((method, kwargs))
@@ -144,7 +150,7 @@ async def test_a_post_made_before_a_restart_is_found_not_posted_again(
     await record(store, change("ACTIVE", "DEPLOYING"))
     (job,) = await store.open_deliveries()
     # The previous run claimed it and Slack stored its post, but the run died before hearing the ts.
-    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW)
+    assert await store.claim_delivery(job.id, NOW, thread_ts=None)
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": job.id}}
     await slack.call("chat_postMessage", channel=CHANNEL, text="earlier", blocks=[], metadata=metadata)
     slack.calls.clear()
@@ -158,7 +164,7 @@ async def test_a_claimed_post_that_never_reached_slack_is_posted_once(
 ) -> None:
     await record(store, change("ACTIVE", "DEPLOYING"))
     (job,) = await store.open_deliveries()
-    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW)
+    assert await store.claim_delivery(job.id, NOW, thread_ts=None)
     await notifier(slack, store).deliver_open()
     assert [method for method, _ in slack.calls] == ["conversations_history", "chat_postMessage"]
     assert len(slack.top_level()) == 1

@@ -155,7 +155,7 @@ async def test_delivery_states_and_pause(store: Store) -> None:
         1, ProjectDiff(transitions=[changed("my-instance", "ACTIVE", "DISABLED")]), [], NOW
     )
     (job,) = await store.open_deliveries()
-    await store.mark_delivery(job.id, DeliveryState.SENDING, NOW, thread_ts="1.1")
+    assert await store.claim_delivery(job.id, NOW, thread_ts="1.1")
     # A failed attempt after the claim keeps it claimed: the post may have reached Slack.
     await store.record_delivery_failure(job.id, "internal_error", give_up=False)
     (job,) = await store.open_deliveries("C1")

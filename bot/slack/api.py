@@ -10,9 +10,7 @@ Two kinds of client:
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -60,20 +58,19 @@ class WebApi(Protocol):
     async def paced(self, method: str, channel_id: str, **kwargs: Any) -> Any:
         """Call ``method`` for ``channel_id`` at the channel's pace; ``SlackCallFailed`` on any failure."""
 
+    async def wait_turn(self, channel_id: str) -> None:
+        """Wait until ``channel_id`` may get the next message."""
+
+    def hold(self, channel_id: str, seconds: float) -> None:
+        """Send nothing more to ``channel_id`` for ``seconds``."""
+
 
 class SlackApi:
     """Web API calls with classified failures; ``paced`` adds the per-channel pacing alerts need."""
 
-    def __init__(
-        self,
-        client: AsyncWebClient,
-        *,
-        limiter: ChannelRateLimiter | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, client: AsyncWebClient, *, limiter: ChannelRateLimiter | None = None) -> None:
         self.client = client
         self._limiter = limiter or ChannelRateLimiter()
-        self._sleep = sleep
 
     async def call(self, method: str, **kwargs: Any) -> Any:
         """Call ``method`` (``chat_postMessage``, …); ``SlackCallFailed`` on any failure."""
@@ -87,13 +84,22 @@ class SlackApi:
         waited out (a few times) before it counts as a failure."""
         for _ in range(MAX_RATE_LIMIT_WAITS):
             if method.startswith("chat_"):
-                await self._limiter.acquire(channel_id)
+                await self.wait_turn(channel_id)
             try:
                 return await self.call(method, **kwargs)
             except SlackCallFailed as failed:
                 if failed.failure.kind is not SlackFailureKind.RATE_LIMITED:
                     raise
-                wait = failed.failure.retry_after
-                log.info("Slack rate limited %s in %s; waiting %.1f s", method, channel_id, wait)
-                await self._sleep(wait)
+                self.hold(channel_id, failed.failure.retry_after)
+                if not method.startswith("chat_"):
+                    await self.wait_turn(channel_id)
         raise SlackCallFailed(SlackFailure(SlackFailureKind.RATE_LIMITED, "ratelimited"))
+
+    async def wait_turn(self, channel_id: str) -> None:
+        """Wait until ``channel_id`` may get the next message."""
+        await self._limiter.acquire(channel_id)
+
+    def hold(self, channel_id: str, seconds: float) -> None:
+        """Send nothing more to ``channel_id`` for ``seconds`` (Slack's ``Retry-After``)."""
+        log.info("Slack rate limited %s; waiting %.1f s", channel_id, seconds)
+        self._limiter.hold(channel_id, seconds)

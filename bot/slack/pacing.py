@@ -38,3 +38,7 @@ class ChannelRateLimiter:
             await self._sleep(wait)
             now, tokens = now + wait, 1.0
         self._buckets[channel_id] = (tokens - 1.0, now)
+
+    def hold(self, channel_id: str, seconds: float) -> None:
+        """Let nothing more go to ``channel_id`` for ``seconds`` (Slack's ``Retry-After``)."""
+        self._buckets[channel_id] = (-seconds * self._rate, self._clock())

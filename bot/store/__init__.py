@@ -11,6 +11,7 @@ worker thread so the event loop never waits on the database. One module per aggr
 from __future__ import annotations
 
 import os
+import threading
 
 from sqlalchemy.orm import sessionmaker
 
@@ -36,6 +37,7 @@ class Store(Subscriptions, Polls, Deliveries):
     """Every read and write of the watcher's state; async methods run in a worker thread."""
 
     def __init__(self, url: str) -> None:
+        self._leader_guard = threading.Lock()
         self._file_lock = lock_sqlite_file(url)
         self._engine = create_database_engine(url)
         upgrade(self._engine)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from bot.store.convert import to_transition
 from bot.store.engine import threaded, utc
@@ -80,25 +80,33 @@ class Deliveries(Leadership):
             ]
 
     @threaded
+    def claim_delivery(self, delivery_id: int, now: datetime, *, thread_ts: str | None) -> bool:
+        """Mark a delivery ``sending`` just before its post, stamped ``now``: only the leader may, and only
+        a delivery not yet posted. False when it was posted or finished meanwhile."""
+        with self._sessions.begin() as session:
+            self._fence(session)
+            claimed = cast(
+                CursorResult[Any],
+                session.execute(
+                    update(DeliveryRow)
+                    .where(
+                        DeliveryRow.id == delivery_id,
+                        DeliveryRow.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)),
+                    )
+                    .values(state=DeliveryState.SENDING, updated_at=now, thread_ts=thread_ts)
+                ),
+            )
+            return bool(claimed.rowcount)
+
+    @threaded
     def mark_delivery(
-        self,
-        delivery_id: int,
-        state: DeliveryState,
-        now: datetime,
-        *,
-        ts: str | None = None,
-        thread_ts: str | None = None,
+        self, delivery_id: int, state: DeliveryState, now: datetime, *, ts: str | None = None
     ) -> None:
-        """Move a delivery to ``state``, keeping the message ts once it is known."""
+        """Move a delivery to ``posted``, ``done`` (or another state), keeping the message ts once known."""
         values: dict[str, Any] = {"state": state, "updated_at": now}
         if ts is not None:
             values["ts"] = ts
-        if thread_ts is not None:
-            values["thread_ts"] = thread_ts
         with self._sessions.begin() as session:
-            if state is DeliveryState.SENDING:
-                # The claim before a post: only the leader may make it.
-                self._fence(session)
             session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))
 
     @threaded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -32,6 +33,9 @@ class Leadership(StoreBase):
 
     _leader: Connection | None = None
     _leader_pid: int | None = None
+    # The watcher, the notifier and the paused-channel recheck ask from their own threads; the lock's
+    # connection is one, and a connection serves one thread at a time. Set by the Store.
+    _leader_guard: threading.Lock
 
     @threaded
     def lead(self) -> bool:
@@ -44,11 +48,15 @@ class Leadership(StoreBase):
         """
         if self.backend != "postgresql":
             return True
+        with self._leader_guard:
+            return self._lead_locked()
+
+    def _lead_locked(self) -> bool:
         if self._leader is not None:
             if self._still_holds_lock(self._leader):
                 return True
             log.warning("lost the leader lock; this replica stops polling and delivering")
-            self._drop_leadership()
+            self._drop_leadership_locked()
             return False
         connection = self._engine.connect()
         try:
@@ -64,10 +72,10 @@ class Leadership(StoreBase):
         if not got:
             connection.close()
             return False
-        log.info("holding the leader lock: this replica polls and delivers")
-        self._leader = connection
-        self._leader_pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
         connection.commit()
+        log.info("holding the leader lock: this replica polls and delivers")
+        self._leader_pid, self._leader = pid, connection
         return True
 
     def _fence(self, session: Session) -> None:
@@ -94,6 +102,10 @@ class Leadership(StoreBase):
         return held is not None
 
     def _drop_leadership(self) -> None:
+        with self._leader_guard:
+            self._drop_leadership_locked()
+
+    def _drop_leadership_locked(self) -> None:
         if self._leader is not None:
             try:
                 self._leader.close()

@@ -46,6 +46,8 @@ CHANNELS_AT_ONCE = 100
 # How long a delivery another process claimed is left alone: past the posting timeout, that process's post
 # has landed or failed, and the history lookup tells which.
 SENDING_GRACE = timedelta(seconds=POST_TIMEOUT_SECONDS + 5)
+# 429s a post waits out before it counts as a failed attempt.
+MAX_RATE_LIMIT_WAITS = 5
 # Slack's answers for a message it will not take as it is; the compact rendering is tried before giving up.
 TOO_LONG_ERRORS = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format"})
 
@@ -136,6 +138,7 @@ class Notifier:
         a slow Slack holds up nobody else.
         """
         if not await self._store.lead():
+            self._step_down()
             return []
         started = []
         for channel_id in await self._store.open_delivery_channels():
@@ -145,6 +148,20 @@ class Notifier:
                 self._workers[channel_id] = worker
                 started.append(worker)
         return started
+
+    def _step_down(self) -> None:
+        """No longer the leader: stop every worker, and forget which claims were ours, since the next
+        leader may have claimed them again by the time this process leads once more."""
+        for worker in list(self._workers.values()):
+            worker.cancel()
+        self._claimed.clear()
+
+    async def aclose(self) -> None:
+        """Stop the delivery workers; what they left ``sending`` is looked up on the next start."""
+        workers = list(self._workers.values())
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
 
     async def _channel_worker(self, channel_id: str) -> int:
         delivered = 0
@@ -190,6 +207,9 @@ class Notifier:
         return delivered, True
 
     async def _deliver(self, job: DeliveryJob) -> None:
+        # Edits and thread updates are not claims, so leadership is checked before each delivery too.
+        if not await self._store.lead():
+            raise NotLeader()
         t = job.transition
         placement = await self._placement(job)
         if job.state is DeliveryState.POSTED and job.ts:
@@ -249,16 +269,24 @@ class Notifier:
         self._claimed.discard(job.id)
 
     async def _post_once(self, job: DeliveryJob, renderings: list[Message], *, thread_ts: str | None) -> str:
-        """Post the first rendering Slack takes, unless a post of this delivery is already in the channel."""
+        """Post the first rendering Slack takes, unless a post of this delivery is already in the channel.
+
+        Each attempt is claimed just before its one call, so no claim outlives a post in flight by more
+        than the posting timeout: a 429 is waited out before the next claim, never inside one.
+        """
         if job.state is DeliveryState.SENDING:
             found = await self._find_earlier_post(job, thread_ts)
             if found is not None:
                 log.info("delivery %d was posted before; not posting it again", job.id)
                 await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=found)
                 return found
-        await self._store.mark_delivery(job.id, DeliveryState.SENDING, self._clock(), thread_ts=thread_ts)
-        self._claimed.add(job.id)
-        for message in renderings:
+        remaining = list(renderings)
+        for _ in range(len(renderings) + MAX_RATE_LIMIT_WAITS):
+            message = remaining[0]
+            await self._slack.wait_turn(job.channel_id)
+            if not await self._store.claim_delivery(job.id, self._clock(), thread_ts=thread_ts):
+                raise DeliveryDeferred()
+            self._claimed.add(job.id)
             kwargs: dict[str, Any] = {
                 **message.as_kwargs(),
                 "channel": job.channel_id,
@@ -269,16 +297,20 @@ class Notifier:
             if thread_ts is not None:
                 kwargs.update(thread_ts=thread_ts, reply_broadcast=False)
             try:
-                response = await self._call("chat_postMessage", job.channel_id, **kwargs)
+                response = await self._call("chat_postMessage", job.channel_id, paced=False, **kwargs)
             except DeliveryFailed as failed:
-                if failed.failure.code not in TOO_LONG_ERRORS or message is renderings[-1]:
+                if failed.failure.kind is SlackFailureKind.RATE_LIMITED:
+                    self._slack.hold(job.channel_id, failed.failure.retry_after)
+                    continue
+                if failed.failure.code not in TOO_LONG_ERRORS or len(remaining) == 1:
                     raise
                 log.warning("Slack refused delivery %d as %s; posting its compact form", job.id, failed)
+                remaining.pop(0)
                 continue
             ts = str(response["ts"])
             await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=ts)
             return ts
-        raise AssertionError("no rendering to post")
+        raise DeliveryFailed(SlackFailure(SlackFailureKind.RATE_LIMITED, "ratelimited"))
 
     async def _find_earlier_post(self, job: DeliveryJob, thread_ts: str | None) -> str | None:
         """The ts of this delivery's message if a previous run posted it, found by its metadata."""
@@ -327,10 +359,13 @@ class Notifier:
                     raise
                 log.warning("Slack refused an edit of %s as %s; using the compact form", ts, failed)
 
-    async def _call(self, method: str, channel_id: str, **kwargs: Any) -> Any:
-        """One paced Web API call for the channel; a failure becomes what the delivery loop acts on."""
+    async def _call(self, method: str, channel_id: str, *, paced: bool = True, **kwargs: Any) -> Any:
+        """One Web API call for the channel, paced unless the caller paces it; a failure becomes what the
+        delivery loop acts on."""
         try:
-            return await self._slack.paced(method, channel_id, **kwargs)
+            if paced:
+                return await self._slack.paced(method, channel_id, **kwargs)
+            return await self._slack.call(method, **kwargs)
         except SlackCallFailed as failed:
             failure = failed.failure
         if failure.kind is SlackFailureKind.CHANNEL_GONE:
@@ -344,7 +379,10 @@ class Notifier:
         # A rejected message fails the same way each time; give up after a few tries so others can go.
         # Any other failure keeps the delivery's state: one that is ``sending`` may have been posted, and
         # its next attempt looks for it in the channel first.
-        give_up = failure.kind is SlackFailureKind.REJECTED and job.attempts + 1 >= MAX_ATTEMPTS
+        # So does a channel Slack keeps calling gone while conversations.info says it is fine: its queue
+        # must not stay blocked.
+        lasting = failure.kind in (SlackFailureKind.REJECTED, SlackFailureKind.CHANNEL_GONE)
+        give_up = lasting and job.attempts + 1 >= MAX_ATTEMPTS
         if give_up:
             log.error("giving up on delivery %d to %s: %s", job.id, job.channel_id, failure.code)
             self._claimed.discard(job.id)

@@ -16,7 +16,7 @@ from typing import Any
 from bot.slack.api import WebApi
 from bot.slack.errors import SlackCallFailed, SlackFailureKind
 from bot.store import Store
-from bot.watch.subscriptions import ALL_DEPLOYMENTS, Subscription
+from bot.watch.subscriptions import Subscription
 from formatters.alerts import render_paused_notice, render_resumed_notice
 from formatters.blocks import Message
 
@@ -32,13 +32,14 @@ class ChannelPauses:
         self._slack, self._store, self._recheck_seconds = slack, store, recheck_seconds
 
     async def unreachable_reason(self, channel_id: str) -> str | None:
-        """Why the bot cannot post in the channel, as ``conversations.info`` sees it now; None when it can,
-        or when Slack could not say (a failure that is not about the channel proves nothing)."""
+        """Why the bot cannot post in the channel, as ``conversations.info`` sees it now; None when it can.
+        ``SlackCallFailed`` when Slack could not say (a 429, a 5xx): that proves nothing either way."""
         try:
             answer = await self._slack.call("conversations_info", channel=channel_id)
         except SlackCallFailed as failed:
-            gone = failed.failure.kind is SlackFailureKind.CHANNEL_GONE
-            return failed.failure.code if gone else None
+            if failed.failure.kind is SlackFailureKind.CHANNEL_GONE:
+                return failed.failure.code
+            raise
         channel: dict[str, Any] = answer.get("channel") or {}
         if channel.get("is_archived"):
             return "is_archived"
@@ -49,7 +50,13 @@ class ChannelPauses:
     async def pause_if_gone(self, channel_id: str, code: str) -> bool:
         """After a post failed with ``code``: pause the channel if Slack confirms it cannot take alerts.
         True when paused (or already was); False when the failure looks passing and is worth a retry."""
-        reason = await self.unreachable_reason(channel_id)
+        try:
+            reason = await self.unreachable_reason(channel_id)
+        except SlackCallFailed as failed:
+            log.warning(
+                "Slack said %s for %s and could not confirm it (%s); will retry", code, channel_id, failed
+            )
+            return False
         if reason is None:
             log.warning("Slack said %s for %s, but the channel looks fine; will retry", code, channel_id)
             return False
@@ -66,7 +73,11 @@ class ChannelPauses:
         """Resume every paused channel the bot can post in again; how many channels resumed."""
         resumed = 0
         for channel_id in await self._store.paused_channels():
-            if await self.unreachable_reason(channel_id) is not None:
+            try:
+                if await self.unreachable_reason(channel_id) is not None:
+                    continue
+            except SlackCallFailed as failed:
+                log.info("could not check paused channel %s (%s); trying again later", channel_id, failed)
                 continue
             subscriptions = await self._store.resume_channel(channel_id)
             if not subscriptions:
@@ -77,14 +88,13 @@ class ChannelPauses:
         return resumed
 
     async def _tell_creators(
-        self, subscriptions: list[Subscription], render: Callable[[list[str]], Message]
+        self, subscriptions: list[Subscription], render: Callable[[list[Subscription]], Message]
     ) -> None:
-        by_creator: dict[str, list[str]] = defaultdict(list)
+        by_creator: dict[str, list[Subscription]] = defaultdict(list)
         for subscription in subscriptions:
-            target = "all deployments" if subscription.target == ALL_DEPLOYMENTS else subscription.target
-            by_creator[subscription.created_by].append(target)
-        for user_id, targets in by_creator.items():
-            notice = render(targets)
+            by_creator[subscription.created_by].append(subscription)
+        for user_id, theirs in by_creator.items():
+            notice = render(theirs)
             try:
                 await self._slack.paced("chat_postMessage", user_id, channel=user_id, **notice.as_kwargs())
             except SlackCallFailed as failed:

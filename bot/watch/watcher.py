@@ -149,7 +149,7 @@ class Watcher:
                 baseline=memory.last_polled is None,
                 offline=first_here
                 and memory.last_polled is not None
-                and now - memory.last_polled > self._interval,
+                and now - memory.last_polled > 2 * self._interval,
                 unknown=reading.unknown,
                 never_read=memory.never_read,
             )

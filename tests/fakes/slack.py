@@ -507,20 +507,21 @@ class FakeSlack(LoopbackServer):
 
     # The handlers below run with self._lock held (see _api); the lock is reentrant.
 
-    def _too_long(self, params: JSONDict) -> bool:
+    def _content_problem(self, params: JSONDict) -> str | None:
+        """Slack's error for a post's or an edit's content, or None: empty, too long, bad metadata."""
+        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
+            return "no_text"
         text = str(params.get("text") or "")
         if self._message_limit is None:
-            return len(text) > _MAX_TEXT
-        return len(text) + len(json.dumps(params.get("blocks") or [])) > self._message_limit
+            too_long = len(text) > _MAX_TEXT
+        else:
+            too_long = len(text) + len(json.dumps(params.get("blocks") or [])) > self._message_limit
+        return "msg_too_long" if too_long else _metadata_problem(params)
 
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
-        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
-            return {"ok": False, "error": "no_text"}
-        if self._too_long(params):
-            return {"ok": False, "error": "msg_too_long"}
-        metadata_error = _metadata_problem(params)
-        if metadata_error is not None:
-            return {"ok": False, "error": metadata_error}
+        problem = self._content_problem(params)
+        if problem is not None:
+            return {"ok": False, "error": problem}
         channel = params["channel"]
         parent = None
         if params.get("thread_ts"):
@@ -551,13 +552,9 @@ class FakeSlack(LoopbackServer):
         stored = self._find(params["channel"], str(params.get("ts") or ""))
         if stored is None:
             return {"ok": False, "error": "message_not_found"}
-        if not any(params.get(k) for k in ("text", "blocks", "attachments")):
-            return {"ok": False, "error": "no_text"}
-        if self._too_long(params):
-            return {"ok": False, "error": "msg_too_long"}
-        metadata_error = _metadata_problem(params)
-        if metadata_error is not None:
-            return {"ok": False, "error": metadata_error}
+        problem = self._content_problem(params)
+        if problem is not None:
+            return {"ok": False, "error": problem}
         for key in ("text", "blocks", "attachments", "metadata"):
             if key in params:
                 stored[key] = params[key]
