@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.gcore.errors import (
     DeploymentNotFound,
@@ -173,10 +173,9 @@ class GcoreClient:
 
         Items that do not parse are left out (and logged), so one odd deployment does not hide the rest.
         """
-        responses, _ = await self._all_pages(project_id, page_size, ())
         deployments: list[Deployment] = []
-        for response in responses:
-            items, unreadable = _parse_items(response, Deployment, len(deployments))
+        for page in await self._all_pages(project_id, page_size, ()):
+            items, unreadable = _parse_items(page, Deployment, len(deployments))
             for item in unreadable:
                 log.warning(
                     "project %d: left an unreadable deployment out of a list (%s)", project_id, item.cause
@@ -194,27 +193,27 @@ class GcoreClient:
         project costs one digest per page. What ``known`` describes belongs to the caller, so a user's
         ``/inference list`` never makes the watcher believe nothing changed.
         """
-        responses, pages = await self._all_pages(project_id, page_size, known)
-        if known and pages == tuple(known):
-            return StatusListing(pages=pages, deployments=None)
+        read = await self._all_pages(project_id, page_size, known)
+        shapes = tuple(page.shape for page in read)
+        if known and shapes == tuple(known):
+            return StatusListing(pages=shapes, deployments=None)
         deployments: list[DeploymentStatusView] = []
         unreadable: list[UnreadableItem] = []
-        for response in responses:
-            items, skipped = _parse_items(response, DeploymentStatusView, len(deployments) + len(unreadable))
+        for page in read:
+            items, skipped = _parse_items(page, DeploymentStatusView, len(deployments) + len(unreadable))
             deployments.extend(items)
             unreadable.extend(skipped)
-        return StatusListing(pages=pages, deployments=deployments, unreadable=unreadable)
+        return StatusListing(pages=shapes, deployments=deployments, unreadable=unreadable)
 
-    async def _all_pages(
-        self, project_id: int, page_size: int, known: Sequence[PageShape]
-    ) -> tuple[list[httpx.Response], tuple[PageShape, ...]]:
-        """Every page of the project's list as raw answers, with their shapes.
+    async def _all_pages(self, project_id: int, page_size: int, known: Sequence[PageShape]) -> list[_Page]:
+        """Every page of the project's list: its answer, its shape, and its items when they were read
+        (a page ``known`` describes is only hashed).
 
         Raises ``GcoreIncompleteListing`` when the pages do not add up to their count: a page that repeats
         the one before (``offset`` ignored), an empty page before the end, or more pages than the count
         allows. The bound holds whatever the count claims.
         """
-        responses: list[httpx.Response] = []
+        read: list[_Page] = []
         pages: list[PageShape] = []
         seen = 0
         max_pages = MAX_LIST_PAGES
@@ -230,15 +229,16 @@ class GcoreClient:
             if pages and digest == pages[-1].digest:
                 raise GcoreIncompleteListing(project_id, f"page {len(pages) + 1} repeats the one before")
             index = len(pages)
+            items: list[Any] | None = None
             if index < len(known) and known[index].digest == digest:
                 page = known[index]
             else:
-                shape = _parse(response, _PageShape)
-                page = PageShape(digest, len(shape.results), shape.count)
+                raw = _parse(response, _RawPage)
+                items, page = raw.results, PageShape(digest, len(raw.results), raw.count)
             if not pages:
                 # The first page's size is what the server really serves, whatever ``limit`` asked.
                 max_pages = min(MAX_LIST_PAGES, -(-page.count // max(page.items, 1)) + 1)
-            responses.append(response)
+            read.append(_Page(response, page, items))
             pages.append(page)
             seen += page.items
             if not page.items or seen >= page.count:
@@ -248,7 +248,7 @@ class GcoreClient:
             raise GcoreIncompleteListing(
                 project_id, f"{seen} items in {len(pages)} pages for counts {sorted(counts)}"
             )
-        return responses, tuple(pages)
+        return read
 
     async def start_deployment(self, project_id: int, name: str) -> None:
         """Ask Gcore to start (deploy) a stopped deployment."""
@@ -328,17 +328,6 @@ class GcoreClient:
             return response
 
 
-class _Skipped(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class _PageShape(BaseModel):
-    """How many items a page holds and how many exist, without reading the items."""
-
-    count: int
-    results: list[_Skipped]
-
-
 def _deployments_path(project_id: int) -> str:
     return f"/cloud/v3/inference/{project_id}/deployments"
 
@@ -350,14 +339,23 @@ class _RawPage(BaseModel):
     results: list[Any]
 
 
+@dataclass(frozen=True)
+class _Page:
+    """One page of a listing as ``_all_pages`` read it; ``items`` is None where only its digest was taken."""
+
+    response: httpx.Response
+    shape: PageShape
+    items: list[Any] | None
+
+
 def _parse_items(
-    response: httpx.Response, model: type[ModelT], first_position: int
+    page: _Page, model: type[ModelT], first_position: int
 ) -> tuple[list[ModelT], list[UnreadableItem]]:
     """A page's items that parse, and those that do not; a page that is not a listing at all raises."""
-    page = _parse(response, _RawPage)
+    raw = page.items if page.items is not None else _parse(page.response, _RawPage).results
     items: list[ModelT] = []
     unreadable: list[UnreadableItem] = []
-    for position, item in enumerate(page.results, start=first_position):
+    for position, item in enumerate(raw, start=first_position):
         try:
             items.append(model.model_validate(item))
         except ValidationError as exc:
