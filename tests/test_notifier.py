@@ -7,7 +7,7 @@ answers history lookups, so each rule shows in what the channel holds afterwards
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,14 +38,18 @@ class FakeWebApi:
         self.refuse_over = 0
         self._ts = itertools.count(1)
 
-    async def paced(self, method: str, channel_id: str, **kwargs: Any) -> Any:
+    async def paced(
+        self,
+        method: str,
+        channel_id: str,
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        # No pacing here: the rules under test are where messages go, not when.
+        if before is not None:
+            await before()
         return await self.call(method, **kwargs)
-
-    async def wait_turn(self, channel_id: str) -> None:
-        """No pacing here: the rules under test are where messages go, not when."""
-
-    def hold(self, channel_id: str, seconds: float) -> None:
-        raise AssertionError("no 429 here")
 
     async def call(self, method: str, **kwargs: Any) -> Any:
         self.calls.append((method, kwargs))

@@ -11,6 +11,7 @@ Two kinds of client:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -55,14 +56,16 @@ class WebApi(Protocol):
     async def call(self, method: str, **kwargs: Any) -> Any:
         """Call ``method``; ``SlackCallFailed`` on any failure."""
 
-    async def paced(self, method: str, channel_id: str, **kwargs: Any) -> Any:
-        """Call ``method`` for ``channel_id`` at the channel's pace; ``SlackCallFailed`` on any failure."""
-
-    async def wait_turn(self, channel_id: str) -> None:
-        """Wait until ``channel_id`` may get the next message."""
-
-    def hold(self, channel_id: str, seconds: float) -> None:
-        """Send nothing more to ``channel_id`` for ``seconds``."""
+    async def paced(
+        self,
+        method: str,
+        channel_id: str,
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Call ``method`` for ``channel_id`` at the channel's pace, ``before`` right before each attempt;
+        ``SlackCallFailed`` on any failure."""
 
 
 class SlackApi:
@@ -79,27 +82,34 @@ class SlackApi:
         except Exception as error:
             raise SlackCallFailed(classify(error)) from None
 
-    async def paced(self, method: str, channel_id: str, **kwargs: Any) -> Any:
+    async def paced(
+        self,
+        method: str,
+        channel_id: str,
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Call ``method`` for ``channel_id``: a post or an edit waits its turn in the channel, and a 429 is
-        waited out (a few times) before it counts as a failure."""
-        for _ in range(MAX_RATE_LIMIT_WAITS):
-            if method.startswith("chat_"):
-                await self.wait_turn(channel_id)
+        waited out (a few times) before it counts as a failure. ``before`` runs right before each attempt,
+        after any wait: the notifier claims its delivery there, so no claim spans a wait."""
+        turns = method.startswith("chat_")
+        for attempt in range(MAX_RATE_LIMIT_WAITS):
+            # Posts and edits take a turn each; any other call waits only after a 429.
+            if turns or attempt:
+                await self._limiter.acquire(channel_id)
+            if before is not None:
+                await before()
             try:
                 return await self.call(method, **kwargs)
             except SlackCallFailed as failed:
                 if failed.failure.kind is not SlackFailureKind.RATE_LIMITED:
                     raise
-                self.hold(channel_id, failed.failure.retry_after)
-                if not method.startswith("chat_"):
-                    await self.wait_turn(channel_id)
+                log.info(
+                    "Slack rate limited %s in %s; waiting %.1f s",
+                    method,
+                    channel_id,
+                    failed.failure.retry_after,
+                )
+                self._limiter.hold(channel_id, failed.failure.retry_after)
         raise SlackCallFailed(SlackFailure(SlackFailureKind.RATE_LIMITED, "ratelimited"))
-
-    async def wait_turn(self, channel_id: str) -> None:
-        """Wait until ``channel_id`` may get the next message."""
-        await self._limiter.acquire(channel_id)
-
-    def hold(self, channel_id: str, seconds: float) -> None:
-        """Send nothing more to ``channel_id`` for ``seconds`` (Slack's ``Retry-After``)."""
-        log.info("Slack rate limited %s; waiting %.1f s", channel_id, seconds)
-        self._limiter.hold(channel_id, seconds)

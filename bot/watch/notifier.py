@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,8 +46,6 @@ CHANNELS_AT_ONCE = 100
 # How long a delivery another process claimed is left alone: past the posting timeout, that process's post
 # has landed or failed, and the history lookup tells which.
 SENDING_GRACE = timedelta(seconds=POST_TIMEOUT_SECONDS + 5)
-# 429s a post waits out before it counts as a failed attempt.
-MAX_RATE_LIMIT_WAITS = 5
 # Slack's answers for a message it will not take as it is; the compact rendering is tried before giving up.
 TOO_LONG_ERRORS = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format"})
 
@@ -271,8 +269,8 @@ class Notifier:
     async def _post_once(self, job: DeliveryJob, renderings: list[Message], *, thread_ts: str | None) -> str:
         """Post the first rendering Slack takes, unless a post of this delivery is already in the channel.
 
-        Each attempt is claimed just before its one call, so no claim outlives a post in flight by more
-        than the posting timeout: a 429 is waited out before the next claim, never inside one.
+        Each attempt is claimed right before its one call, after any wait for the channel's turn or a 429,
+        so no claim outlives a post in flight by more than the posting timeout.
         """
         if job.state is DeliveryState.SENDING:
             found = await self._find_earlier_post(job, thread_ts)
@@ -280,13 +278,13 @@ class Notifier:
                 log.info("delivery %d was posted before; not posting it again", job.id)
                 await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=found)
                 return found
-        remaining = list(renderings)
-        for _ in range(len(renderings) + MAX_RATE_LIMIT_WAITS):
-            message = remaining[0]
-            await self._slack.wait_turn(job.channel_id)
+
+        async def claim() -> None:
             if not await self._store.claim_delivery(job.id, self._clock(), thread_ts=thread_ts):
                 raise DeliveryDeferred()
             self._claimed.add(job.id)
+
+        for message in renderings:
             kwargs: dict[str, Any] = {
                 **message.as_kwargs(),
                 "channel": job.channel_id,
@@ -297,20 +295,16 @@ class Notifier:
             if thread_ts is not None:
                 kwargs.update(thread_ts=thread_ts, reply_broadcast=False)
             try:
-                response = await self._call("chat_postMessage", job.channel_id, paced=False, **kwargs)
+                response = await self._call("chat_postMessage", job.channel_id, before=claim, **kwargs)
             except DeliveryFailed as failed:
-                if failed.failure.kind is SlackFailureKind.RATE_LIMITED:
-                    self._slack.hold(job.channel_id, failed.failure.retry_after)
-                    continue
-                if failed.failure.code not in TOO_LONG_ERRORS or len(remaining) == 1:
+                if failed.failure.code not in TOO_LONG_ERRORS or message is renderings[-1]:
                     raise
                 log.warning("Slack refused delivery %d as %s; posting its compact form", job.id, failed)
-                remaining.pop(0)
                 continue
             ts = str(response["ts"])
             await self._store.mark_delivery(job.id, DeliveryState.POSTED, self._clock(), ts=ts)
             return ts
-        raise DeliveryFailed(SlackFailure(SlackFailureKind.RATE_LIMITED, "ratelimited"))
+        raise AssertionError("no rendering to post")
 
     async def _find_earlier_post(self, job: DeliveryJob, thread_ts: str | None) -> str | None:
         """The ts of this delivery's message if a previous run posted it, found by its metadata."""
@@ -359,13 +353,17 @@ class Notifier:
                     raise
                 log.warning("Slack refused an edit of %s as %s; using the compact form", ts, failed)
 
-    async def _call(self, method: str, channel_id: str, *, paced: bool = True, **kwargs: Any) -> Any:
-        """One Web API call for the channel, paced unless the caller paces it; a failure becomes what the
-        delivery loop acts on."""
+    async def _call(
+        self,
+        method: str,
+        channel_id: str,
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One paced Web API call for the channel; a failure becomes what the delivery loop acts on."""
         try:
-            if paced:
-                return await self._slack.paced(method, channel_id, **kwargs)
-            return await self._slack.call(method, **kwargs)
+            return await self._slack.paced(method, channel_id, before=before, **kwargs)
         except SlackCallFailed as failed:
             failure = failed.failure
         if failure.kind is SlackFailureKind.CHANNEL_GONE:
