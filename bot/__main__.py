@@ -17,6 +17,7 @@ from bot.config import Settings, SettingsError, load_database_settings, load_set
 from bot.services import Services
 from bot.slack.api import SlackApi, web_client
 from bot.slack.auth import StartupError, check_slack_token
+from bot.slack.pacing import ChannelRateLimiter
 from bot.slack.web import create_web_app
 from bot.store import DatabaseInUse, migrate
 from bot.store.engine import create_database_engine
@@ -53,13 +54,14 @@ def quiet_libraries(level: int) -> None:
 
 
 def start_watching(
-    app: AsyncApp, services: Services
+    app: AsyncApp, services: Services, pacing: ChannelRateLimiter | None = None
 ) -> tuple[AsyncIOScheduler, Notifier, asyncio.Task[None]]:
     """The watcher on its APScheduler schedule, the notifier's delivery loop beside it, and the recheck of
-    paused channels."""
+    paused channels. ``pacing`` defaults to Slack's one message per channel per second."""
     settings = services.settings
     poster = SlackApi(
-        web_client(settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), for_alerts=True)
+        web_client(settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), for_alerts=True),
+        limiter=pacing,
     )
     pauses = ChannelPauses(poster, services.store, recheck_seconds=settings.paused_channel_recheck_seconds)
     notifier = Notifier(
@@ -108,8 +110,12 @@ def start_watching(
     return scheduler, notifier, delivery
 
 
-async def serve(settings: Settings, shutdown: asyncio.Event | None = None) -> None:
-    """Run the bot until it is stopped: by a signal, or when ``shutdown`` is set (tests run it in-process)."""
+async def serve(
+    settings: Settings, shutdown: asyncio.Event | None = None, *, pacing: ChannelRateLimiter | None = None
+) -> None:
+    """Run the bot until it is stopped: by a signal, or when ``shutdown`` is set (tests run it in-process).
+    ``pacing`` replaces Slack's one message per channel per second; only tests pass one, to spend less time
+    waiting on the Slack fake, which has no such limit."""
     try:
         services = Services.from_settings(settings)
     except DatabaseInUse as error:
@@ -120,7 +126,7 @@ async def serve(settings: Settings, shutdown: asyncio.Event | None = None) -> No
     except BaseException:
         await services.aclose()
         raise
-    scheduler, notifier, delivery = start_watching(app, services)
+    scheduler, notifier, delivery = start_watching(app, services, pacing)
     web = create_web_app(
         app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.config import Settings
-from bot.gcore.client import GcoreClient
+from bot.gcore.client import GcoreClient, tls_context
 from bot.health import Health
 from bot.slack.api import SlackApi, web_client
 from bot.store import Store
@@ -45,11 +45,14 @@ class Services:
         store = Store(settings.database_url)
         base_url, key = str(settings.gcore_base_url), settings.gcore_api_key.get_secret_value()
         deadline = settings.gcore_request_deadline_seconds
+        tls = tls_context()
         token, slack_url = settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url)
         return cls(
             settings=settings,
-            gcore=GcoreClient(base_url, key, deadline=deadline),
-            watch_gcore=GcoreClient(base_url, key, deadline=deadline, max_in_flight=WATCHER_IN_FLIGHT),
+            gcore=GcoreClient(base_url, key, deadline=deadline, tls=tls),
+            watch_gcore=GcoreClient(
+                base_url, key, deadline=deadline, max_in_flight=WATCHER_IN_FLIGHT, tls=tls
+            ),
             store=store,
             slack=SlackApi(web_client(token, slack_url, for_alerts=False)),
         )

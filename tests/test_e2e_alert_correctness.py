@@ -71,7 +71,7 @@ def texts(slack: FakeSlack, channel: str = CHANNEL) -> list[str]:
 def test_a_users_list_between_a_change_and_the_next_poll_hides_nothing(
     bots: list[WatchBot], fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
-    watcher = start(bots, fakes, tmp_path, WATCH_INTERVAL_SECONDS="1.5")
+    watcher = start(bots, fakes, tmp_path, WATCH_INTERVAL_SECONDS="0.5")
     watcher.watch("watch my-instance --flat")
     for round_, status in enumerate(["DEPLOYING", "ACTIVE", "DEPLOYING"], start=1):
         watcher.polls(1)

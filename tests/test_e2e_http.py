@@ -217,7 +217,7 @@ def test_gcore_garbage_answer(bot: RunningBot, gcore: FakeGcore) -> None:
 def test_slow_gcore_is_acked_first_and_answered_later(
     bot: RunningBot, gcore: FakeGcore, slack: FakeSlack
 ) -> None:
-    gcore.set_delay(5.0)
+    gcore.set_delay(3.5)  # longer than the 3 s Slack waits for an ack
     response_id = bot.command("status my-instance")
     # The ack (checked by bot.command) came back while Gcore was still thinking: nothing answered yet.
     assert not slack.responses(response_id)

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -123,6 +124,11 @@ class StatusListing:
     unreadable: list[UnreadableItem] = field(default_factory=list)
 
 
+def tls_context() -> ssl.SSLContext:
+    """Verification against the CA bundle, loaded once for clients made together: ~50 ms of CPU each."""
+    return httpx.create_ssl_context()
+
+
 class GcoreClient:
     """Async client of the inference deployment endpoints."""
 
@@ -137,8 +143,10 @@ class GcoreClient:
         max_in_flight: int = MAX_CONCURRENT_REQUESTS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(
+            verify=tls or True,
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"APIKey {api_key}", "Accept": "application/json"},
             timeout=timeout,
