@@ -78,7 +78,10 @@ def start_watching(
         services.store,
         notifier,
         clock=services.clock,
-        rules=WatchRules(stuck_after=timedelta(seconds=settings.stuck_after_seconds)),
+        rules=WatchRules(
+            stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+            flap_window=timedelta(seconds=settings.flap_window_seconds),
+        ),
         interval=interval,
         outage_alert_after=settings.gcore_outage_alert_after,
     )

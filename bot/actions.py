@@ -29,7 +29,10 @@ class ActionId(StrEnum):
     WATCH_DEPLOYMENT = "watch.deployment"
     UNWATCH_DEPLOYMENT = "unwatch.deployment"
     UNWATCH_SUBSCRIPTION = "unwatch.subscription"
+    # An alert's "Card" button; the id predates its name, and old alerts in channels still carry it.
     ALERT_REFRESH = "alert.refresh"
+    MUTE_DEPLOYMENT = "mute.deployment"
+    UNWATCH_PROJECT = "unwatch.project"
 
 
 class DeploymentRef(BaseModel):

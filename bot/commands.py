@@ -11,12 +11,22 @@ from bot.watch.subscriptions import ALL_DEPLOYMENTS
 
 # Slack clients on macOS and phones turn "--" into an en or em dash.
 _DASHES = re.compile(r"^[\u2012\u2013\u2014\u2015]+")
+# A word, where a Slack token such as ``<@U0ABC|alice smith>`` is one word whatever its label holds.
+_WORDS = re.compile(r"(?:<[^<>]*>|[^\s<]|<)+")
 _PROJECT_FLAG = "--project"
 _PROJECT_ASSIGN = "project="
 # Options that take a value, and switches that do not.
 _VALUE_OPTIONS = frozenset({"--only"})
 _SWITCHES = frozenset({"--all", "--flat"})
 ONLY_PROBLEMS = "problems"
+# ``--notify`` takes every word up to the next option: mentions as Slack sends them with ``should_escape``
+# (a user ``<@U0ABC|alice>``, a user group ``<!subteam^S0ABC|@oncall>``), kept without their labels.
+NOTIFY_FLAG = "--notify"
+NOTIFY_NONE = "none"
+NOTIFY_MAX = 20
+_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>$")
+_GROUP_MENTION = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^<>]*)?>$")
+_BROADCAST = re.compile(r"^(?:<!(?:channel|here|everyone)(?:\|[^<>]*)?>|@(?:channel|here|everyone))$", re.I)
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,8 @@ class ParsedCommand:
     project_id: int | None
     switches: frozenset[str] = frozenset()
     options: tuple[tuple[str, str], ...] = ()
+    # ``--notify``: the mentions, normalized; ``()`` for ``--notify none``; None when not given.
+    notify: tuple[str, ...] | None = None
 
     def option(self, name: str) -> str | None:
         """The value given to ``--name``, if any."""
@@ -42,16 +54,25 @@ def _parse_project(raw: str) -> int:
 
 def parse_command(text: str) -> ParsedCommand:
     """Split the command text into a verb, positional words and ``--project N``/``project=N``."""
-    words = [_DASHES.sub("--", word) for word in text.split()]
+    words = [_DASHES.sub("--", word) for word in _WORDS.findall(text)]
     project_id: int | None = None
     positional: list[str] = []
     switches: set[str] = set()
     options: dict[str, str] = {}
+    notify: tuple[str, ...] | None = None
     i = 0
     while i < len(words):
         word = words[i]
         lowered = word.lower()
         flag, _, inline_value = lowered.partition("=")
+        if flag == NOTIFY_FLAG:
+            values = [word[len(flag) + 1 :]] if inline_value else []
+            i += 1
+            while i < len(words) and not _ends_mentions(words[i]):
+                values.append(words[i])
+                i += 1
+            notify = notify_mentions(values)
+            continue
         if flag == _PROJECT_FLAG or flag in _VALUE_OPTIONS:
             value = word[len(flag) + 1 :] if inline_value else (words[i + 1] if i + 1 < len(words) else "")
             if not value:
@@ -78,7 +99,43 @@ def parse_command(text: str) -> ParsedCommand:
         project_id=project_id,
         switches=frozenset(switches),
         options=tuple(sorted(options.items())),
+        notify=notify,
     )
+
+
+def _ends_mentions(word: str) -> bool:
+    """Whether ``word`` is the next option, which ends the mentions of ``--notify``."""
+    return word.startswith("--") or word.lower().startswith(_PROJECT_ASSIGN)
+
+
+def notify_mentions(values: list[str]) -> tuple[str, ...]:
+    """The words after ``--notify`` as mentions (``<@U…>``, ``<!subteam^S…>``), deduplicated in order;
+    ``()`` for ``none``. A broadcast, or a word Slack did not send as a mention, is refused."""
+    if not values:
+        raise BadArgument(ArgumentProblem.NEEDS_VALUE, value=NOTIFY_FLAG)
+    if any(value.lower() == NOTIFY_NONE for value in values):
+        if len(values) > 1:
+            raise BadArgument(ArgumentProblem.NOTIFY_NONE_ALONE)
+        return ()
+    mentions: list[str] = []
+    for value in values:
+        mention = _mention(value)
+        if mention not in mentions:
+            mentions.append(mention)
+    if len(mentions) > NOTIFY_MAX:
+        raise BadArgument(ArgumentProblem.TOO_MANY_MENTIONS, value=str(NOTIFY_MAX))
+    return tuple(mentions)
+
+
+def _mention(value: str) -> str:
+    """A user or user group mention without its label; anything else is refused (a broadcast unechoed)."""
+    if _BROADCAST.match(value):
+        raise BadArgument(ArgumentProblem.BROADCAST_MENTION)
+    if user := _USER_MENTION.match(value):
+        return f"<@{user.group(1)}>"
+    if group := _GROUP_MENTION.match(value):
+        return f"<!subteam^{group.group(1)}>"
+    raise BadArgument(ArgumentProblem.NOT_A_MENTION, value=value)
 
 
 def resolve_project(project_id: int | None, default: int | None) -> int:

@@ -46,6 +46,7 @@ class Settings(DatabaseSettings):
     gcore_cloud_project_id: int | None = Field(default=None, gt=0)
     watch_interval_seconds: float = Field(default=30.0, gt=0)
     stuck_after_seconds: int = Field(default=900, gt=0)
+    flap_window_seconds: int = Field(default=600, gt=0)
     gcore_outage_alert_after: int = Field(default=3, ge=1)
     gcore_request_deadline_seconds: float = Field(default=15.0, gt=0)
     paused_channel_recheck_seconds: int = Field(default=3600, ge=1)

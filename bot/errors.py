@@ -27,6 +27,10 @@ class ArgumentProblem(StrEnum):
     NAME_CHARACTERS = "name_characters"
     NAME_AND_ALL = "name_and_all"
     ONLY_VALUE = "only_value"
+    NOT_A_MENTION = "not_a_mention"
+    BROADCAST_MENTION = "broadcast_mention"
+    NOTIFY_NONE_ALONE = "notify_none_alone"
+    TOO_MANY_MENTIONS = "too_many_mentions"
     STALE_BUTTON = "stale_button"
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from bot.actions import ActionId, DeploymentRef
 from bot.gcore.models import DeploymentStatus
 from bot.watch.subscriptions import Subscription
 from bot.watch.transitions import AlertKind, Snapshot, Transition
-from formatters.blocks import Block, Message, actions, button, context, section
+from formatters.blocks import Block, Message, actions, button, confirmation, context, section
+from formatters.outages import outage_details, outage_headline
+from formatters.pauses import pause_advice, pause_why
 from formatters.status import STATUS_LOOKS
 from formatters.text import escape_mrkdwn, plural, seconds, slack_date, truncate
 
@@ -69,21 +72,18 @@ def _headline(t: Transition, stuck_after_seconds: int) -> str:
         )
     if t.kind is AlertKind.STABLE:
         return f"✅ {name} is stable again: {status_words(t.new_status)} for 10 min"
-    if t.kind is AlertKind.GCORE_UNREACHABLE:
-        return f"📡 The bot can't reach the Gcore API for project {t.project_id}"
-    return f"📡 The Gcore API is reachable again for project {t.project_id}"
+    return outage_headline(t)  # GCORE_UNREACHABLE, GCORE_REACHABLE
 
 
-def _details(t: Transition) -> list[str]:
+def alert_details(t: Transition) -> list[str]:
+    """What an alert says below its headline: what happens next, for the kinds that need it."""
     lines: list[str] = []
     if t.kind is AlertKind.FLAPPING:
         lines.append("This message is updated in place until it has been stable for 10 minutes.")
     if t.kind is AlertKind.DELETED:
         lines.append("This channel's subscription to it has ended; `watch --all` subscriptions stay.")
-    if t.kind is AlertKind.GCORE_UNREACHABLE:
-        lines.append("Alerts for its deployments are on hold; this channel will hear when it is back.")
-    if t.kind is AlertKind.GCORE_REACHABLE:
-        lines.append("Alerts resume; any change that happened meanwhile comes next.")
+    if t.kind in (AlertKind.GCORE_UNREACHABLE, AlertKind.GCORE_REACHABLE):
+        lines.extend(outage_details(t))
     return lines
 
 
@@ -100,7 +100,12 @@ def _errors(snapshot: Snapshot | None) -> str | None:
 
 
 def render_alert(
-    t: Transition, *, stuck_after_seconds: int, as_parent: bool = False, with_buttons: bool = True
+    t: Transition,
+    *,
+    stuck_after_seconds: int,
+    as_parent: bool = False,
+    with_buttons: bool = True,
+    mentions: Sequence[str] = (),
 ) -> Message:
     """The alert for one transition.
 
@@ -108,7 +113,7 @@ def render_alert(
     pointer to the thread below.
     """
     headline = _headline(t, stuck_after_seconds)
-    body = [headline, *_details(t)]
+    body = [headline, *alert_details(t)]
     blocks: list[Block] = [section("\n".join(body))]
     errors = _errors(t.snapshot)
     if errors and t.kind is not AlertKind.DELETED:
@@ -128,16 +133,43 @@ def render_alert(
     if as_parent:
         facts.append("latest state; every step is in the thread")
     blocks.append(context(" · ".join(facts)))
+    if mentions:
+        blocks.append(context(cc(mentions)))
     if with_buttons and t.name and t.kind is not AlertKind.DELETED:
-        ref = DeploymentRef(project_id=t.project_id, name=t.name).model_dump_json()
-        blocks.append(
-            actions(
-                "alert_actions",
-                button("Refresh", ActionId.ALERT_REFRESH, value=ref),
-                button("Unwatch", ActionId.UNWATCH_DEPLOYMENT, value=ref),
-            )
-        )
-    return Message(text=_fallback(t, headline), blocks=blocks)
+        blocks.append(alert_buttons(DeploymentRef(project_id=t.project_id, name=t.name)))
+    text = _fallback(t, headline)
+    return Message(text=f"{text} {cc(mentions)}" if mentions else text, blocks=blocks)
+
+
+def cc(mentions: Sequence[str]) -> str:
+    """The owners a problem alert wakes: mentions exactly as Slack wrote them, nothing user-typed."""
+    return "cc " + " ".join(mentions)
+
+
+def alert_buttons(ref: DeploymentRef) -> Block:
+    """An alert's buttons: the clicker's own fresh card, and Unwatch behind a confirmation."""
+    value = ref.model_dump_json()
+    return actions(
+        "alert_actions",
+        button("Card", ActionId.ALERT_REFRESH, value=value),
+        button(
+            "Unwatch",
+            ActionId.UNWATCH_DEPLOYMENT,
+            value=value,
+            confirm=unwatch_confirmation(ref.name, ref.project_id),
+        ),
+    )
+
+
+def unwatch_confirmation(name: str | None, project_id: int) -> dict[str, object]:
+    """The confirmation Slack shows before an Unwatch button acts (a danger-styled dialog); ``name`` None
+    is ``watch --all``."""
+    what = f"`{escape_mrkdwn(name)}`" if name is not None else f"the deployments of project {project_id}"
+    return confirmation(
+        "Stop these alerts?",
+        f"This channel will no longer hear about {what}. Anyone here can watch again.",
+        "Unwatch",
+    )
 
 
 def _where(channel_id: str) -> str:
@@ -167,17 +199,10 @@ def _fallback(t: Transition, headline: str) -> str:
 def render_paused_notice(
     channel_id: str, subscriptions: list[Subscription], reason: str, recheck_seconds: int
 ) -> Message:
-    """The direct message to whoever made a subscription that had to be paused."""
-    why = {
-        "channel_not_found": "the channel no longer exists or I can't see it",
-        "is_archived": "the channel was archived",
-        "not_in_channel": "I was removed from the channel",
-    }.get(reason, escape_mrkdwn(reason))
-    period = "hour" if recheck_seconds == 3600 else seconds(recheck_seconds)
+    """The direct message to whoever made a subscription that had to be paused: why, and what to do."""
     text = (
-        f"I paused alerts for {_targets(subscriptions)} in {_where(channel_id)}: {why}. "
-        f"I'll check every {period} and resume them by myself once I can post there; "
-        "`/inference watch` there resumes them at once, and `/inference watching` lists them."
+        f"I paused alerts for {_targets(subscriptions)} in {_where(channel_id)}: {pause_why(reason)}. "
+        f"{pause_advice(reason, recheck_seconds)}"
     )
     return Message(text=text, blocks=[section(text)])
 

@@ -9,6 +9,9 @@ from typing import Any
 from formatters.limits import (
     MAX_BUTTON_TEXT,
     MAX_BUTTON_URL,
+    MAX_CONFIRM_BUTTON,
+    MAX_CONFIRM_TEXT,
+    MAX_CONFIRM_TITLE,
     MAX_CONTEXT_ELEMENTS,
     MAX_FIELD_TEXT,
     MAX_HEADER_TEXT,
@@ -80,7 +83,13 @@ def divider() -> Block:
 
 
 def button(
-    text: str, action_id: str, *, value: str | None = None, url: str | None = None, style: str | None = None
+    text: str,
+    action_id: str,
+    *,
+    value: str | None = None,
+    url: str | None = None,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A button element; ``value`` must already fit (it is data, cutting it would corrupt it)."""
     element: dict[str, Any] = {
@@ -88,6 +97,8 @@ def button(
         "text": plain_text(text, MAX_BUTTON_TEXT),
         "action_id": action_id,
     }
+    if confirm is not None:
+        element["confirm"] = confirm
     if value is not None:
         element["value"] = value
     if url is not None and len(url) <= MAX_BUTTON_URL:
@@ -95,6 +106,17 @@ def button(
     if style is not None:
         element["style"] = style
     return element
+
+
+def confirmation(title: str, text: str, confirm: str, deny: str = "Cancel") -> dict[str, Any]:
+    """A confirmation dialog for a button that ends something: Slack styles its confirm button red."""
+    return {
+        "title": plain_text(title, MAX_CONFIRM_TITLE),
+        "text": mrkdwn(text, MAX_CONFIRM_TEXT),
+        "confirm": plain_text(confirm, MAX_CONFIRM_BUTTON),
+        "deny": plain_text(deny, MAX_CONFIRM_BUTTON),
+        "style": "danger",
+    }
 
 
 def actions(block_id: str, *elements: dict[str, Any]) -> Block:

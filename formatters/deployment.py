@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from bot.actions import ActionId, CardRef, DeploymentRef
 from bot.gcore.models import Container, Deployment, ScaleTriggers
+from formatters.alerts import unwatch_confirmation
 from formatters.blocks import (
     Block,
     Message,
@@ -381,7 +382,14 @@ def _card_actions(
     elements.append(button("View details", ActionId.DETAILS, value=value))
     plain_ref = DeploymentRef(project_id=deployment.project_id, name=deployment.name).model_dump_json()
     if watching is True:
-        elements.append(button("Unwatch", ActionId.UNWATCH_DEPLOYMENT, value=plain_ref))
+        elements.append(
+            button(
+                "Unwatch",
+                ActionId.UNWATCH_DEPLOYMENT,
+                value=plain_ref,
+                confirm=unwatch_confirmation(deployment.name, deployment.project_id),
+            )
+        )
     elif watching is False:
         elements.append(button("Watch in this channel", ActionId.WATCH_DEPLOYMENT, value=plain_ref))
     return actions("deployment_actions", *elements)

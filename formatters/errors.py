@@ -14,7 +14,7 @@ from bot.gcore.errors import (
 )
 from bot.gcore.models import DEPLOYMENT_NAME_MAX_LENGTH, DEPLOYMENT_NAME_MIN_LENGTH
 from bot.slack.errors import SlackCallFailed, SlackFailureKind
-from formatters.text import code
+from formatters.text import code, defuse_mentions
 
 COMMAND = "/inference"
 USAGE = {
@@ -22,6 +22,18 @@ USAGE = {
     "watch": f"`{COMMAND} watch my-instance` (or `--all`)",
     "unwatch": f"`{COMMAND} unwatch my-instance` (or `--all`)",
 }
+NEEDS_VALUE_EXAMPLES = {
+    "--project": "`--project 42`",
+    "--notify": "`--notify @alice @oncall` (picked from Slack's autocomplete)",
+}
+NOTIFY_PROBLEMS = frozenset(
+    {
+        ArgumentProblem.NOT_A_MENTION,
+        ArgumentProblem.BROADCAST_MENTION,
+        ArgumentProblem.NOTIFY_NONE_ALONE,
+        ArgumentProblem.TOO_MANY_MENTIONS,
+    }
+)
 INVITE_ME = (
     "I can't post in this channel yet: invite me with `/invite @inference` "
     "(or the name your workspace gave the app), then run the command again."
@@ -49,7 +61,7 @@ def _bad_argument(error: BadArgument) -> str:
     if problem is ArgumentProblem.NOT_A_PROJECT:
         return f"{code(value)} is not a project number; use `--project N` with N a positive number."
     if problem is ArgumentProblem.NEEDS_VALUE:
-        example = "`--project 42`" if value == "--project" else f"`{value} problems`"
+        example = NEEDS_VALUE_EXAMPLES.get(value, f"`{value} problems`")
         return f"`{value}` needs a value, as in {example}."
     if problem is ArgumentProblem.UNKNOWN_OPTION:
         return f"I don't know the option {code(value[:40])}; `{COMMAND} help` lists them."
@@ -73,7 +85,26 @@ def _bad_argument(error: BadArgument) -> str:
         return f"Either a deployment name or `--all`, not both: {usage}."
     if problem is ArgumentProblem.ONLY_VALUE:
         return f"`--only` takes `problems`, as in `{COMMAND} watch my-instance --only problems`."
+    if problem in NOTIFY_PROBLEMS:
+        return _notify(problem, value)
     return "This button is out of date; run the command again for a fresh one."
+
+
+def _notify(problem: ArgumentProblem, value: str) -> str:
+    if problem is ArgumentProblem.BROADCAST_MENTION:
+        # The broadcast itself is never echoed; the words naming it are defused all the same.
+        return defuse_mentions(
+            "Alerts can't notify a whole channel: `--notify` takes people and user groups, "
+            "not @channel, @here or @everyone."
+        )
+    if problem is ArgumentProblem.NOTIFY_NONE_ALONE:
+        return "`--notify none` clears the list, so it comes alone; to replace the list, give only the new mentions."
+    if problem is ArgumentProblem.TOO_MANY_MENTIONS:
+        return f"`--notify` takes at most {value} people and user groups; a user group covers many at once."
+    return (
+        f"Slack did not send {code(value[:60])} as a mention, so I can't tell who it is: after `--notify`, "
+        "pick each person or user group from Slack's autocomplete as you type `@`."
+    )
 
 
 def _gcore(error: UserFacingError) -> str:

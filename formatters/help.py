@@ -12,7 +12,8 @@ def render_help(command: str, default_project: int | None, *, unknown: str | Non
         f"`{command} status &lt;name&gt;` · a deployment's card: status, replicas, flavor, address, probes",
         f"`{command} list` · every deployment of the project, with its status",
         f"`{command} watch &lt;name&gt;` · alert this channel on each status change (`--all` for every "
-        "deployment, `--only problems`, `--flat` for no threads)",
+        "deployment, `--only problems`, `--flat` for no threads, `--notify @who` to mention owners on "
+        "problems, `--notify none` to stop)",
         f"`{command} unwatch &lt;name&gt;` (or `--all`) · stop those alerts",
         f"`{command} watching` · what this channel watches",
         f"`{command} help` · this message",

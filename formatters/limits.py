@@ -19,6 +19,10 @@ MAX_ID_LENGTH = 255
 MAX_CONTEXT_ELEMENTS = 10
 MAX_ACTIONS_ELEMENTS = 25
 MAX_VIEW_TITLE = 24
+# A confirmation dialog's title, text and button labels.
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
 
 # Undocumented: Slack answers msg_blocks_too_long at about 12,000; we keep a margin.
 MESSAGE_BLOCKS_TEXT_BUDGET = 11_000

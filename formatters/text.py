@@ -76,6 +76,16 @@ def seconds(value: int) -> str:
     return f"{hours} h" + (f" {minutes} min" if minutes else "")
 
 
+def duration_words(seconds_: float) -> str:
+    """How long something lasted, roughly, in at most two units: ``45 s``, ``12 min``, ``2 h 5 min``,
+    ``3 days``, ``1 day 4 h``. Rounded down; less than nothing is ``0 s``."""
+    whole = max(0, int(seconds_))
+    if whole >= 86400:
+        days, rest = divmod(whole, 86400)
+        return plural(days, "day") + (f" {rest // 3600} h" if rest >= 3600 else "")
+    return seconds(whole - whole % 60 if whole >= 60 else whole)
+
+
 def plural(count: int, word: str) -> str:
     """``3 replicas``, ``1 replica``."""
     return f"{count} {word}" + ("" if count == 1 else "s")

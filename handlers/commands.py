@@ -28,7 +28,7 @@ from formatters.deployment import render_deployment_card
 from formatters.errors import COMMAND
 from formatters.help import render_help
 from formatters.listing import render_deployment_list
-from formatters.subscriptions import render_watching, unwatch_reply, watch_reply
+from formatters.subscriptions import render_watching, unwatch_reply, watch_replies
 from handlers.errors import replies_on_error
 
 
@@ -65,7 +65,8 @@ async def list_deployments(call: Invocation) -> None:
 
 
 async def watch(call: Invocation) -> None:
-    """``watch NAME|--all``: subscribe the channel; said in the channel when something changed."""
+    """``watch NAME|--all [--notify @who …]``: subscribe the channel; said in the channel when something
+    changed."""
     target = subscription_target(call.parsed)
     done = await subscribe(
         call.services,
@@ -76,8 +77,10 @@ async def watch(call: Invocation) -> None:
         target=target,
         only_problems=only_problems(call.parsed),
         flat="--flat" in call.parsed.switches,
+        notify=call.parsed.notify,
     )
-    await call.respond(**watch_reply(done.subscription, done.outcome, call.user_id))
+    for reply in watch_replies(done.subscription, done.outcome, call.user_id):
+        await call.respond(**reply)
 
 
 async def unwatch(call: Invocation) -> None:

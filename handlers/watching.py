@@ -1,5 +1,5 @@
-"""The Watch/Unwatch buttons on cards and alerts, the Unwatch button of each `watching` row, and an alert's
-Refresh."""
+"""The Watch/Unwatch buttons on cards and alerts (with, under ``watch --all``, the choice to mute one
+deployment or stop the project), the Unwatch button of each `watching` row, and an alert's Card."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from bot.actions import ActionId, DeploymentRef, SubscriptionRef, read_value
 from bot.operations.cards import deployment_for_card
 from bot.operations.watching import subscribe, unsubscribe
 from bot.services import Services
+from bot.watch.subscriptions import ALL_DEPLOYMENTS
 from formatters.deployment import render_deployment_card
-from formatters.subscriptions import render_unwatch_result, render_watching, unwatch_reply, watch_reply
+from formatters.subscriptions import render_unwatch_result, render_watching, unwatch_reply, watch_replies
+from formatters.unwatching import render_muted, render_unwatch_choice
 from handlers.errors import replies_on_error
 
 
@@ -40,7 +42,8 @@ def register(app: AsyncApp, services: Services) -> None:
         if done.deployment is not None:
             card = render_deployment_card(done.deployment, services.clock(), watching=True)
             await respond(**card.as_kwargs(), replace_original=True)
-        await respond(**watch_reply(done.subscription, done.outcome, user_id))
+        for reply in watch_replies(done.subscription, done.outcome, user_id):
+            await respond(**reply)
 
     @app.action(ActionId.UNWATCH_DEPLOYMENT)
     @replies_on_error
@@ -49,6 +52,10 @@ def register(app: AsyncApp, services: Services) -> None:
         ref = read_value(DeploymentRef, body)
         done = await unsubscribe(services, body["channel"]["id"], ref.project_id, ref.name)
         user_id = body["user"]["id"]
+        if done.removed is None and done.watches_all:
+            choice = render_unwatch_choice(ref)
+            await respond(**choice.as_kwargs(), response_type="ephemeral", replace_original=False)
+            return
         await respond(
             **unwatch_reply(
                 done.removed, ref.name, ref.project_id, watches_all=done.watches_all, user_id=user_id
@@ -68,13 +75,40 @@ def register(app: AsyncApp, services: Services) -> None:
             done = render_unwatch_result(removed, body["user"]["id"])
             await respond(**done.as_kwargs(), response_type="in_channel", replace_original=False)
 
+    @app.action(ActionId.MUTE_DEPLOYMENT)
+    @replies_on_error
+    async def on_mute(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
+        await ack()
+        ref = read_value(DeploymentRef, body)
+        channel_id = body["channel"]["id"]
+        if await services.store.mute(channel_id, ref.project_id, ref.name) is None:
+            said = unwatch_reply(
+                None, ref.name, ref.project_id, watches_all=False, user_id=body["user"]["id"]
+            )
+            await respond(**said)
+            return
+        muted = render_muted(ref, body["user"]["id"])
+        await respond(**muted.as_kwargs(), response_type="in_channel", replace_original=False)
+
+    @app.action(ActionId.UNWATCH_PROJECT)
+    @replies_on_error
+    async def on_unwatch_project(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
+        await ack()
+        ref = read_value(DeploymentRef, body)
+        done = await unsubscribe(services, body["channel"]["id"], ref.project_id, ALL_DEPLOYMENTS)
+        user_id = body["user"]["id"]
+        await respond(
+            **unwatch_reply(done.removed, ALL_DEPLOYMENTS, ref.project_id, watches_all=False, user_id=user_id)
+        )
+
     @app.action(ActionId.ALERT_REFRESH)
     @replies_on_error
-    async def on_alert_refresh(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
+    async def on_alert_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
+        # The clicker's own card, ephemeral: the channel's alert stays as it is for everyone else.
         await ack()
         ref = read_value(DeploymentRef, body)
         deployment, watching = await deployment_for_card(
             services, body["channel"]["id"], ref.project_id, ref.name
         )
-        card = render_deployment_card(deployment, services.clock(), in_channel=True, watching=watching)
-        await respond(**card.as_kwargs(), replace_original=True)
+        card = render_deployment_card(deployment, services.clock(), watching=watching)
+        await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)

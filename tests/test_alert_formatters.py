@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -48,7 +48,18 @@ CASES = {
     ),
     "deleted": transition(AlertKind.DELETED, "ACTIVE", None, problem=True),
     "flapping": transition(AlertKind.FLAPPING, "ACTIVE", "PARTIALLYDEPLOYED", problem=True, flap_count=5),
-    "unreachable": Transition(1, "", AlertKind.GCORE_UNREACHABLE, AT, problem=True),
+    "unreachable": Transition(
+        1,
+        "",
+        AlertKind.GCORE_UNREACHABLE,
+        AT,
+        problem=True,
+        detail="auth:401",
+        since=AT - timedelta(minutes=2),
+    ),
+    "reachable": Transition(
+        1, "", AlertKind.GCORE_REACHABLE, AT, problem=True, since=AT - timedelta(hours=2, minutes=5)
+    ),
 }
 
 
@@ -115,13 +126,17 @@ def test_subscription_replies() -> None:
     created = render_watch_result(subscription(), SubscribeOutcome.CREATED, "U0ALICE")
     assert created.text.startswith("👀 <@U0ALICE> is watching `my-instance` (project 1) in this channel")
     listing = render_watching(
-        [subscription(), subscription(id=4, target="*", only_problems=True, paused_reason="is_archived")]
+        [
+            subscription(notify=("<!subteam^S0ONCALL>", "<@U0BOB>")),
+            subscription(id=4, target="*", only_problems=True, paused_reason="is_archived"),
+            subscription(id=5, target="other-one", paused_reason="weird_<!here>_reason"),
+        ]
     )
     assert not limit_problems(listing.blocks, listing.text)
     check_golden("watching", {"text": listing.text, "blocks": listing.blocks})
     notice = render_paused_notice("C0OPS", [subscription()], "not_in_channel", recheck_seconds=3600)
     assert "I was removed from the channel" in notice.text
-    assert "check every hour and resume them by myself" in notice.text
+    assert "resume them by myself within the hour" in notice.text
     resumed = render_resumed_notice("C0OPS", [subscription(), subscription(id=4, target="*")])
     assert resumed.text == (
         "I can post in <#C0OPS> again, so alerts for `my-instance`, all deployments are back on there."

@@ -74,3 +74,105 @@ def test_project_falls_back_to_default_or_asks() -> None:
     with pytest.raises(BadArgument) as caught:
         resolve_project(None, None)
     assert "GCORE_CLOUD_PROJECT_ID" in error_sentence(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "notify"),
+    [
+        ("watch my-instance", None),
+        ("watch my-instance --notify <@U0ABC>", ("<@U0ABC>",)),
+        ("watch my-instance --notify <@U0ABC|alice>", ("<@U0ABC>",)),
+        # an Enterprise Grid user, and a label with a space in it
+        ("watch my-instance --notify <@W0ABC|alice smith>", ("<@W0ABC>",)),
+        ("watch my-instance --notify <!subteam^S0ABC>", ("<!subteam^S0ABC>",)),
+        ("watch my-instance --notify <!subteam^S0ABC|@oncall>", ("<!subteam^S0ABC>",)),
+        (
+            "watch --all --notify <!subteam^S0ONCALL|@oncall> <@U0BOB|bob> <@U0BOB> <!subteam^S0ONCALL>",
+            ("<!subteam^S0ONCALL>", "<@U0BOB>"),
+        ),
+        ("watch my-instance --notify=<@U0ABC|alice> <@U0BOB>", ("<@U0ABC>", "<@U0BOB>")),
+        ("watch my-instance —notify <@U0ABC>", ("<@U0ABC>",)),
+        ("watch my-instance --notify none", ()),
+        ("watch my-instance --notify NONE", ()),
+    ],
+)
+def test_notify_mentions(text: str, notify: tuple[str, ...] | None) -> None:
+    assert parse_command(text).notify == notify
+
+
+def test_notify_mentions_end_at_the_next_option() -> None:
+    parsed = parse_command("watch my-instance --notify <@U0ABC> <@U0BOB> --flat --only problems project=7")
+    assert parsed == ParsedCommand(
+        "watch",
+        ("my-instance",),
+        7,
+        frozenset({"--flat"}),
+        (("--only", "problems"),),
+        notify=("<@U0ABC>", "<@U0BOB>"),
+    )
+    assert parse_command("watch --notify <@U0ABC> --project 3 my-instance").args == ("my-instance",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "watch my-instance --notify <!channel>",
+        "watch my-instance --notify <!here>",
+        "watch my-instance --notify <!everyone>",
+        "watch my-instance --notify <!channel|@channel>",
+        "watch my-instance --notify <!here|here>",
+        "watch my-instance --notify <@U0ABC> @channel",
+        "watch my-instance --notify @here",
+        "watch my-instance --notify @Everyone",
+    ],
+)
+def test_notify_refuses_broadcasts_without_echoing_them(text: str) -> None:
+    with pytest.raises(BadArgument) as caught:
+        parse_command(text)
+    sentence = error_sentence(caught.value)
+    assert sentence == (
+        "Alerts can't notify a whole channel: `--notify` takes people and user groups, "
+        "not @\u2060channel, @\u2060here or @\u2060everyone."
+    )
+    assert "<!" not in sentence and "&lt;!" not in sentence
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("watch my-instance --notify @alice", "`@alice`"),
+        ("watch my-instance --notify alice", "`alice`"),
+        ("watch my-instance --notify <@U0ABC> <#C0OPS|ops>", "`&lt;#C0OPS|ops&gt;`"),
+        (
+            "watch my-instance --notify <!date^1700000000^{date}|today>",
+            "`&lt;!date^1700000000^{date}|today&gt;`",
+        ),
+        ("watch my-instance --notify <@u0abc>", "`&lt;@u0abc&gt;`"),
+        ("watch --notify <@U0ABC> my-instance", "`my-instance`"),
+    ],
+)
+def test_notify_refuses_what_slack_did_not_send_as_a_mention(text: str, shown: str) -> None:
+    with pytest.raises(BadArgument) as caught:
+        parse_command(text)
+    assert error_sentence(caught.value) == (
+        f"Slack did not send {shown} as a mention, so I can't tell who it is: after `--notify`, "
+        "pick each person or user group from Slack's autocomplete as you type `@`."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("watch my-instance --notify", "`--notify` needs a value, as in `--notify @alice @oncall`"),
+        ("watch my-instance --notify --flat", "`--notify` needs a value"),
+        ("watch my-instance --notify none <@U0ABC>", "`--notify none` clears the list, so it comes alone"),
+        (
+            "watch my-instance --notify " + " ".join(f"<@U0{i:03}>" for i in range(21)),
+            "`--notify` takes at most 20 people and user groups",
+        ),
+    ],
+)
+def test_notify_refuses_odd_lists(text: str, message: str) -> None:
+    with pytest.raises(BadArgument) as caught:
+        parse_command(text)
+    assert message in error_sentence(caught.value)

@@ -140,6 +140,17 @@ async def test_server_down_gives_unavailable_after_retries(
     assert len(sleeps.delays) == RetryPolicy().attempts - 1
     assert error_sentence(caught.value) == "The Gcore API did not answer; try again in a minute."
     assert API_KEY not in str(caught.value)
+    assert caught.value.status_code is None  # no answer, unlike a 5xx
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_a_5xx_after_retries_is_unavailable_with_its_status(
+    client: GcoreClient, gcore: FakeGcore, status: int
+) -> None:
+    gcore.fail_next(status, times=RetryPolicy().attempts)
+    with pytest.raises(GcoreUnavailable) as caught:
+        await client.get_deployment(1, "my-instance")
+    assert caught.value.status_code == status
 
 
 async def test_invalid_json_is_a_typed_error(client: GcoreClient, gcore: FakeGcore) -> None:

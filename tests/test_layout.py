@@ -19,12 +19,13 @@ FORMATTERS_MAY_IMPORT = frozenset(
         "bot.gcore.errors",
         "bot.gcore.models",
         "bot.slack.errors",
+        "bot.watch.story",
         "bot.watch.subscriptions",
         "bot.watch.transitions",
     }
 )
 # Where the bot renders for delivery: alerts and the notices about paused channels.
-BOT_MAY_IMPORT_FORMATTERS = frozenset({"bot.watch.notifier", "bot.watch.pauses"})
+BOT_MAY_IMPORT_FORMATTERS = frozenset({"bot.watch.notifier", "bot.watch.placement", "bot.watch.pauses"})
 # Each third-party client belongs to one package.
 CLIENT_OWNERS = {
     "httpx": ("bot.gcore",),

@@ -10,12 +10,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import BigInteger, Integer, MetaData, create_engine, insert, inspect, select, text
+from sqlalchemy import BigInteger, MetaData, create_engine, insert, inspect, select, text
 
 from bot.__main__ import main
 from bot.store import Store, migrate
 from bot.store.engine import create_database_engine
 from bot.store.schema import Base
+from tests.blockkit import all_text
 from tests.conftest import bot_environment, free_port, start_in_process
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.slack import FakeSlack
@@ -25,25 +26,28 @@ OLD_EPISODE = 7
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def schema_of_56bd510() -> MetaData:
-    """The tables as commit 56bd510 created them with ``create_all``, before migrations existed.
+def database_at(url: str, revision: str, *, stamped: bool = True) -> MetaData:
+    """A database built by the revisions up to ``revision``, and its tables as reflected.
 
-    ``git diff 56bd510 -- bot/store.py`` shows the models differ from today's only in the three episode
-    columns, INTEGER then; so this is today's metadata with those three put back.
+    Revision 0001 is the schema commit 56bd510 made with ``create_all``, before migrations existed:
+    ``stamped=False`` drops ``alembic_version``, leaving exactly what such a database holds.
     """
-    old = MetaData()
-    for table in Base.metadata.sorted_tables:
-        table.to_metadata(old)
-    for name in ("deployment_states", "transitions", "threads"):
-        old.tables[name].c.episode.type = Integer()
-    return old
+    engine = create_database_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(migrate.alembic_config(connection), revision)
+        if not stamped:
+            connection.execute(text("DROP TABLE alembic_version"))
+    tables = MetaData()
+    tables.reflect(engine)
+    engine.dispose()
+    return tables
 
 
-def make_old_database(url: str) -> None:
-    """A database of 56bd510 holding a subscription, a deployment's state and a delivered alert."""
+def make_old_database(url: str, revision: str = "0001", *, stamped: bool = False) -> None:
+    """A database of ``revision`` (by default as 56bd510 made it) holding a subscription, a deployment's
+    state and a delivered alert."""
+    old = database_at(url, revision, stamped=stamped)
     engine = create_engine(url)
-    old = schema_of_56bd510()
-    old.create_all(engine)
     with engine.begin() as connection:
         t = old.tables
         connection.execute(
@@ -127,6 +131,10 @@ def make_old_database(url: str) -> None:
                 ts="1763629200.000100",
             )
         )
+        if url.startswith("postgresql"):
+            # Rows written by the bot itself leave the id sequences past them; these explicit ids do not.
+            for table in ("subscriptions", "transitions", "deliveries"):
+                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1)"))
     engine.dispose()
 
 
@@ -175,7 +183,7 @@ def test_a_database_of_56bd510_upgrades_and_keeps_its_rows(
         # The old state is the baseline: the next change is one alert, in a new episode of today's ids.
         watcher.gcore.set_status(1, "my-instance", "DEPLOYING")
         (alert,) = watcher.wait_alerts(1)
-        assert "changed: 🟢 Active → 🔵 Deploying" in str(alert["blocks"])
+        assert "🟢 Active → 🔵 Deploying" in all_text(alert["blocks"])
     finally:
         watcher.bot.stop()
     engine = create_database_engine(database_url)
@@ -188,6 +196,31 @@ def test_a_database_of_56bd510_upgrades_and_keeps_its_rows(
     assert episodes[-1] >= int(AT.timestamp() * 1000) > 2**31  # milliseconds: past INTEGER's range
     if database_url.startswith("postgresql"):
         assert isinstance(types["episode"], BigInteger)
+
+
+def test_a_database_of_0002_gets_owners_mutes_and_outage_columns_and_keeps_its_rows(
+    database_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
+) -> None:
+    make_old_database(database_url, "0002", stamped=True)
+    watcher = WatchBot(fakes[0], fakes[1], tmp_path, {"DATABASE_URL": database_url})
+    try:
+        assert "upgrading the database from 0002 to 0003" in watcher.bot.log()
+        listing = all_text(watcher.command("watching")["blocks"])
+        assert "`my-instance` (project 1)" in listing and "notifies" not in listing
+        reply = watcher.command("watch my-instance --notify <@U0BOB|bob>")
+        assert "mention" in reply["text"]
+        assert "<@U0BOB>" in all_text(watcher.command("watching")["blocks"])
+        watcher.gcore.set_down(True)
+        (notice,) = watcher.wait_alerts(1)
+        assert "no answer" in notice["text"]
+    finally:
+        watcher.bot.stop()
+    engine = create_database_engine(database_url)
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT state FROM deliveries WHERE id = 1")).scalar()
+        since = connection.execute(text("SELECT failing_since FROM project_health")).scalar()
+    engine.dispose()
+    assert kept == "done" and since is not None
 
 
 def test_two_bots_starting_at_once_on_an_empty_database_create_the_schema_once(
@@ -205,7 +238,7 @@ def test_two_bots_starting_at_once_on_an_empty_database_create_the_schema_once(
         for bot in bots:
             bot.wait_healthy()
         log = bots[0].log()  # one log for the process: both bots' lines
-        assert log.count("creating the tables of revision 0002 in an empty database") == 1
+        assert log.count(f"creating the tables of revision {migrate.head()} in an empty database") == 1
     finally:
         for bot in bots:
             bot.stop()
@@ -227,7 +260,7 @@ def test_operators_can_migrate_as_a_step_of_their_own(
         out, err = capsys.readouterr()
         return status, out.strip() or err.strip().splitlines()[-1]
 
-    assert run("db", "current") == (0, "database at revision none (newest known: 0002)")
-    assert run("db", "upgrade") == (0, "database at revision 0002 (newest known: 0002)")
-    assert run("db", "current") == (0, "database at revision 0002 (newest known: 0002)")
+    assert run("db", "current") == (0, "database at revision none (newest known: 0003)")
+    assert run("db", "upgrade") == (0, "database at revision 0003 (newest known: 0003)")
+    assert run("db", "current") == (0, "database at revision 0003 (newest known: 0003)")
     assert run("db", "downgrade") == (2, "usage: python -m bot [db upgrade | db current]")

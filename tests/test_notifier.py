@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,12 @@ def notifier(slack: FakeWebApi, store: Store) -> Notifier:
     return Notifier(slack, store, Health(), clock=lambda: NOW, stuck_after_seconds=900)
 
 
-async def record(store: Store, *transitions: Transition, flat: bool = False) -> None:
+ONCALL = "<!subteam^S0ONCALL>"
+
+
+async def record(
+    store: Store, *transitions: Transition, flat: bool = False, notify: tuple[str, ...] = (ONCALL,)
+) -> None:
     await store.subscribe(
         channel_id=CHANNEL,
         project_id=1,
@@ -105,47 +110,131 @@ async def record(store: Store, *transitions: Transition, flat: bool = False) -> 
         flat=flat,
         created_by="U0ALICE",
         now=NOW,
+        notify=notify,
     )
     await store.record_poll(1, ProjectDiff(transitions=list(transitions)), [], NOW)
 
 
 def change(
-    old: str, new: str, *, kind: AlertKind = AlertKind.CHANGED, episode: int = 1, **fields: Any
+    old: str,
+    new: str,
+    *,
+    kind: AlertKind = AlertKind.CHANGED,
+    episode: int = 1,
+    minute: int = 0,
+    error: str = "",
+    **fields: Any,
 ) -> Transition:
-    snapshot = Snapshot(name="my-instance", status=new, ready=1, total=1, min_ready=1)
-    return Transition(1, "my-instance", kind, NOW, old, new, snapshot, episode, **fields)
+    errors = ((100, error),) if error else ()
+    snapshot = Snapshot(
+        name="my-instance", status=new, ready=0 if error else 1, total=1, min_ready=1, errors=errors
+    )
+    at = NOW + timedelta(minutes=minute)
+    return Transition(1, "my-instance", kind, at, old, new, snapshot, episode, **fields)
 
 
-async def test_a_rollout_is_one_message_with_its_steps_in_the_thread(slack: FakeWebApi, store: Store) -> None:
-    await record(store, change("ACTIVE", "DEPLOYING"), change("DEPLOYING", "ACTIVE"))
-    assert await notifier(slack, store).deliver_open() == 2
+def pinged(message: dict[str, Any]) -> bool:
+    return ONCALL in message["text"] or ONCALL in all_text(message["blocks"])
+
+
+async def test_a_rollout_is_one_timeline_that_keeps_every_step(slack: FakeWebApi, store: Store) -> None:
+    await record(
+        store,
+        change("ACTIVE", "DEPLOYING"),
+        change("DEPLOYING", "PARTIALLYDEPLOYED", minute=1, error="OOMKilled", problem=True),
+        change("PARTIALLYDEPLOYED", "ACTIVE", minute=4, problem=True, recovery=True),
+    )
+    assert await notifier(slack, store).deliver_open() == 3
+    (parent,) = slack.top_level()
+    story = all_text(parent["blocks"])
+    for step in [
+        "🟢 Active → 🔵 Deploying",
+        "🔵 Deploying → 🟡 Partially deployed",
+        "OOMKilled",
+        "→ 🟢 Active",
+    ]:
+        assert step in story
+    assert "✅ recovered after 4 min" in story and story.startswith("✅ *my-instance* is 🟢 Active")
+    assert any(b["type"] == "actions" for b in parent["blocks"])
+    # The rollout's start was routine: its top-level post pinged no one. The error and the recovery
+    # reached the channel as broadcast replies naming the owners; replies carry no buttons.
+    error, recovery = slack.replies(parent["ts"])
+    assert (error["reply_broadcast"], recovery["reply_broadcast"]) == (True, True)
+    assert pinged(error) and pinged(recovery) and not pinged(parent)
+    assert not any(b["type"] == "actions" for m in (error, recovery) for b in m["blocks"])
+
+
+async def test_routine_steps_stay_in_the_thread_and_mention_no_one(slack: FakeWebApi, store: Store) -> None:
+    await record(store, change("ACTIVE", "DEPLOYING"), change("DEPLOYING", "ACTIVE", minute=3))
+    await notifier(slack, store).deliver_open()
     (parent,) = slack.top_level()
     (step,) = slack.replies(parent["ts"])
-    assert step["reply_broadcast"] is False and not any(b["type"] == "actions" for b in step["blocks"])
-    assert "🔵 Deploying → 🟢 Active" in all_text(step["blocks"])
-    # The parent now tells the latest state and points at the thread; its buttons stay.
-    assert parent.get("edited") and "latest state; every step is in the thread" in all_text(parent["blocks"])
-    assert any(b["type"] == "actions" for b in parent["blocks"])
+    assert step["reply_broadcast"] is False and not pinged(step) and not pinged(parent)
+    assert "✅ rolled out in 3 min" in all_text(parent["blocks"])
+
+
+async def test_only_the_first_problem_of_an_episode_and_its_recovery_notify(
+    slack: FakeWebApi, store: Store
+) -> None:
+    flips = []
+    for i in range(2):
+        flips.append(change("ACTIVE", "PARTIALLYDEPLOYED", minute=2 * i, error="OOMKilled", problem=True))
+        flips.append(change("PARTIALLYDEPLOYED", "ACTIVE", minute=2 * i + 1, problem=True, recovery=True))
+    await record(store, *flips)
+    await notifier(slack, store).deliver_open()
+    (parent,) = slack.top_level()
+    # The episode began with its problem: the post of the timeline woke the owners (later edits, which
+    # notify no one, dropped the mention once it had recovered).
+    posted = next(kwargs for method, kwargs in slack.calls if method == "chat_postMessage")
+    assert pinged(posted) and not pinged(parent)
+    replies = slack.replies(parent["ts"])
+    assert [r["reply_broadcast"] for r in replies] == [True, False, False]
+    assert [pinged(r) for r in replies] == [True, False, False]
 
 
 async def test_flat_subscriptions_post_every_alert_to_the_channel(slack: FakeWebApi, store: Store) -> None:
     await record(store, change("ACTIVE", "DEPLOYING"), change("DEPLOYING", "ACTIVE"), flat=True)
     await notifier(slack, store).deliver_open()
     assert len(slack.top_level()) == 2 and all(not slack.replies(m["ts"]) for m in slack.top_level())
+    assert not any(pinged(m) for m in slack.top_level())
 
 
-async def test_flapping_is_one_message_edited_then_a_stable_note_in_its_thread(
-    slack: FakeWebApi, store: Store
-) -> None:
-    flapping = change("ACTIVE", "DEPLOYING", kind=AlertKind.FLAPPING, flap_count=5, problem=True)
-    again = replace(flapping, old_status="DEPLOYING", new_status="ACTIVE", flap_count=6)
-    stable = replace(flapping, kind=AlertKind.STABLE, old_status="ACTIVE", new_status="ACTIVE")
-    await record(store, flapping, again, stable)
+async def test_flapping_is_told_on_the_episodes_timeline(slack: FakeWebApi, store: Store) -> None:
+    first = change("ACTIVE", "DEPLOYING")
+    flapping = change("DEPLOYING", "ACTIVE", kind=AlertKind.FLAPPING, minute=1, flap_count=5, problem=True)
+    again = replace(
+        flapping, old_status="ACTIVE", new_status="DEPLOYING", flap_count=6, at=NOW + timedelta(minutes=2)
+    )
+    stable = replace(
+        flapping,
+        kind=AlertKind.STABLE,
+        old_status="DEPLOYING",
+        new_status="ACTIVE",
+        at=NOW + timedelta(minutes=12),
+    )
+    await record(store, first, flapping, again, stable)
     await notifier(slack, store).deliver_open()
     (message,) = slack.top_level()
-    assert "is stable again" in all_text(message["blocks"]) and message.get("edited")
-    (note,) = slack.replies(message["ts"])
-    assert "is stable again" in all_text(note["blocks"])
+    story = all_text(message["blocks"])
+    assert "🔁 flapping: 5 changes" in story and "🔁 flapping: 6 changes" in story and "stable again" in story
+    # Flapping starting and ending woke people; the flip between did not get a reply of its own.
+    replies = slack.replies(message["ts"])
+    assert [r["reply_broadcast"] for r in replies] == [True, True]
+    assert "is flapping" in all_text(replies[0]["blocks"]) and "is stable again" in all_text(
+        replies[1]["blocks"]
+    )
+
+
+async def test_sleeping_and_waking_is_one_digest_a_day(slack: FakeWebApi, store: Store) -> None:
+    cycles = []
+    for i in range(3):
+        cycles.append(change("ACTIVE", "PENDING", episode=0, minute=10 * i))
+        cycles.append(change("PENDING", "ACTIVE", episode=0, minute=10 * i + 5))
+    await record(store, *cycles)
+    await notifier(slack, store).deliver_open()
+    (digest,) = slack.top_level()
+    assert "slept 3× today · now ☀️ awake" in all_text(digest["blocks"])
+    assert not slack.replies(digest["ts"]) and not pinged(digest)
 
 
 async def test_a_post_made_before_a_restart_is_found_not_posted_again(

@@ -137,16 +137,38 @@ async def test_outage_notice_once_then_reachable_again(store: Store) -> None:
     await subscribe(store, "C1", "my-instance")
     await subscribe(store, "C1", ALL_DEPLOYMENTS)
     await subscribe(store, "C2", "my-instance")
-    assert await store.record_failed_poll(1, NOW, alert_after=3) is None
-    assert await store.record_failed_poll(1, NOW, alert_after=3) is None
-    notice = await store.record_failed_poll(1, NOW, alert_after=3)
+    minute = timedelta(minutes=1)
+    assert await store.record_failed_poll(1, NOW, alert_after=3, reason="no_answer") is None
+    assert await store.record_failed_poll(1, NOW + minute, alert_after=3, reason="http:502") is None
+    notice = await store.record_failed_poll(1, NOW + 2 * minute, alert_after=3, reason="http:503")
+    # Why: the latest failure; since when: the first of the run.
     assert notice is not None and notice.kind is AlertKind.GCORE_UNREACHABLE
-    assert await store.record_failed_poll(1, NOW, alert_after=3) is None
+    assert (notice.detail, notice.since, notice.at) == ("http:503", NOW, NOW + 2 * minute)
+    assert await store.record_failed_poll(1, NOW + 3 * minute, alert_after=3, reason="auth:401") is None
+    # One notice per channel, however many of its subscriptions watch the project; read back as recorded.
     jobs = await store.open_deliveries()
     assert [(j.channel_id, j.flat) for j in jobs] == [("C1", True), ("C2", True)]
-    recorded = await store.record_poll(1, ProjectDiff(), [], NOW)
-    assert [t.kind for t in recorded] == [AlertKind.GCORE_REACHABLE]
+    assert {j.transition for j in jobs} == {notice}
+    recorded = await store.record_poll(1, ProjectDiff(), [], NOW + 12 * minute)
+    assert [(t.kind, t.since, t.at) for t in recorded] == [
+        (AlertKind.GCORE_REACHABLE, NOW, NOW + 12 * minute)
+    ]
+    reachable = [j.transition for j in await store.open_deliveries() if j.transition.kind is recorded[0].kind]
+    assert [(t.since, t.detail) for t in reachable] == [(NOW, None)] * 2
     assert await store.record_poll(1, ProjectDiff(), [], NOW) == []
+
+
+async def test_a_good_poll_ends_the_run_of_failures(store: Store) -> None:
+    await subscribe(store, "C1", ALL_DEPLOYMENTS)
+    later = NOW + timedelta(hours=1)
+    await store.record_failed_poll(1, NOW, alert_after=2, reason="auth:401")
+    await store.record_poll(1, ProjectDiff(), [], NOW + timedelta(minutes=1))
+    # The failure before the good poll neither counts nor dates the next outage.
+    assert await store.record_failed_poll(1, later, alert_after=2, reason="invalid") is None
+    notice = await store.record_failed_poll(1, later + timedelta(minutes=1), alert_after=2, reason="invalid")
+    assert notice is not None and (notice.detail, notice.since) == ("invalid", later)
+    (job,) = await store.open_deliveries()
+    assert (job.transition.detail, job.transition.since) == ("invalid", later)
 
 
 async def test_delivery_states_and_pause(store: Store) -> None:
@@ -241,3 +263,36 @@ async def test_long_values_fit_on_both_engines(store: Store) -> None:
     await store.record_delivery_failure(job.id, "e" * 300, give_up=True)
     await store.pause_channel("C1", "r" * 300)
     assert (await store.channel_subscriptions("C1"))[0].paused_reason == "r" * 64
+
+
+async def test_subscribe_keeps_replaces_and_clears_notify(store: Store) -> None:
+    async def watch(
+        notify: tuple[str, ...] | None, *, flat: bool = False
+    ) -> tuple[Subscription, SubscribeOutcome]:
+        return await store.subscribe(
+            channel_id="C1",
+            project_id=1,
+            target="my-instance",
+            only_problems=False,
+            flat=flat,
+            created_by="U1",
+            now=NOW,
+            notify=notify,
+        )
+
+    owners = ("<!subteam^S0ONCALL>", "<@U0BOB>")
+    created, outcome = await watch(owners)
+    assert outcome is SubscribeOutcome.CREATED and created.notify == owners
+    assert await watch(None) == (created, SubscribeOutcome.UNCHANGED)
+    assert await watch(owners) == (created, SubscribeOutcome.UNCHANGED)
+    flat, outcome = await watch(None, flat=True)
+    assert outcome is SubscribeOutcome.UPDATED and flat.notify == owners
+    replaced, outcome = await watch(("<@U0CAROL>",), flat=True)
+    assert outcome is SubscribeOutcome.UPDATED and replaced.notify == ("<@U0CAROL>",)
+    assert (await store.channel_subscriptions("C1"))[0].notify == ("<@U0CAROL>",)
+    await store.pause_channel("C1", "is_archived")
+    resumed, outcome = await watch(None, flat=True)
+    assert outcome is SubscribeOutcome.RESUMED and resumed.notify == ("<@U0CAROL>",)
+    cleared, outcome = await watch((), flat=True)
+    assert outcome is SubscribeOutcome.UPDATED and cleared.notify == ()
+    assert (await store.channel_subscriptions("C1"))[0].notify == ()

@@ -68,10 +68,32 @@ def test_rollout_deploying_partial_active_is_one_episode() -> None:
     third = poller.poll(snap("ACTIVE")).transitions
     assert [t.episode for t in second + third] == [episode, episode]
     assert poller.tracked["my-instance"].episode_open
-    # One more poll of ACTIVE closes the rollout; the next change opens a new one.
+    # One more poll of ACTIVE closes the rollout; a change past the flap window opens a new one.
     assert poller.kinds(snap("ACTIVE")) == []
     assert not poller.tracked["my-instance"].episode_open
-    assert poller.poll(snap("DEPLOYING")).transitions[0].episode > episode
+    assert poller.poll(snap("DEPLOYING"), after=RULES.flap_window).transitions[0].episode > episode
+
+
+def test_a_change_within_the_flap_window_continues_the_closed_episode() -> None:
+    poller = Poller(snap("ACTIVE"))
+    episode = poller.poll(snap("DEPLOYING")).transitions[0].episode
+    poller.poll(snap("ACTIVE"))
+    poller.poll(snap("ACTIVE"))
+    assert not poller.tracked["my-instance"].episode_open
+    again = poller.poll(
+        snap("PARTIALLYDEPLOYED", ready=0, errors=((1, "OOMKilled"),)), after=timedelta(minutes=5)
+    )
+    assert [(t.kind, t.episode) for t in again.transitions] == [(AlertKind.CHANGED, episode)]
+
+
+def test_sleeping_and_waking_belong_to_no_episode_and_never_flap() -> None:
+    poller = Poller(snap("ACTIVE"))
+    steps = [
+        poller.poll(snap(status, ready=0 if status == "PENDING" else 1))
+        for status in ["PENDING", "ACTIVE"] * 4
+    ]
+    assert [(t.kind, t.episode) for diff in steps for t in diff.transitions] == [(AlertKind.CHANGED, 0)] * 8
+    assert not poller.tracked["my-instance"].episode_open and not poller.tracked["my-instance"].flapping
 
 
 def test_scale_to_zero_is_routine_not_a_problem() -> None:

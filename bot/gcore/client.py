@@ -322,7 +322,7 @@ class GcoreClient:
                 if last or (retry_after is not None and retry_after > self._retry.max_retry_after):
                     if status == 429:
                         raise GcoreRateLimited(retry_after)
-                    raise GcoreUnavailable(f"HTTP {status} on {method} {path}")
+                    raise GcoreUnavailable(f"HTTP {status} on {method} {path}", status)
                 delay = retry_after if retry_after is not None else self._retry.backoff(attempt)
                 log.warning("Gcore %s %s: HTTP %d, retry %d in %.2f s", method, path, status, attempt, delay)
                 await self._sleep(delay)
@@ -330,7 +330,7 @@ class GcoreClient:
             if status in (401, 403):
                 raise GcoreAuthError(status)
             if status >= 500:
-                raise GcoreUnavailable(f"HTTP {status} on {method} {path}")
+                raise GcoreUnavailable(f"HTTP {status} on {method} {path}", status)
             if 400 <= status < 500 and status != 404:
                 raise GcoreRequestRejected(status, _api_message(response))
             return response

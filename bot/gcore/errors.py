@@ -42,11 +42,12 @@ class GcoreRateLimited(GcoreError):
 
 
 class GcoreUnavailable(GcoreError):
-    """Gcore did not answer, or answered 5xx, after our retries."""
+    """Gcore did not answer, or answered 5xx, after our retries; ``status_code`` is the 5xx, None when
+    there was no answer (a timeout, or a refused or dropped connection)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, status_code: int | None = None) -> None:
         super().__init__(f"Gcore unavailable: {detail}")
-        self.detail = detail
+        self.detail, self.status_code = detail, status_code
 
 
 class GcoreInvalidResponse(GcoreError):
@@ -71,3 +72,22 @@ class GcoreRequestRejected(GcoreError):
     def __init__(self, status_code: int, api_message: str) -> None:
         super().__init__(f"HTTP {status_code}: {api_message[:300]}")
         self.status_code, self.api_message = status_code, api_message[:300]
+
+
+def failure_reason(error: GcoreError) -> str:
+    """Why a request failed, as a short code a failed poll stores and ``formatters.outages`` words:
+    ``auth:401``, ``no_answer``, ``http:503``, ``rate_limited``, ``invalid``, ``not_found``,
+    ``rejected:400`` or ``error``. Never anything Gcore sent, so nothing to escape and no secret."""
+    if isinstance(error, GcoreAuthError):
+        return f"auth:{error.status_code}"
+    if isinstance(error, GcoreUnavailable):
+        return "no_answer" if error.status_code is None else f"http:{error.status_code}"
+    if isinstance(error, GcoreRateLimited):
+        return "rate_limited"
+    if isinstance(error, GcoreInvalidResponse | GcoreIncompleteListing):
+        return "invalid"
+    if isinstance(error, ProjectNotFound):
+        return "not_found"
+    if isinstance(error, GcoreRequestRejected):
+        return f"rejected:{error.status_code}"
+    return "error"

@@ -38,8 +38,10 @@ async def subscribe(
     target: str,
     only_problems: bool,
     flat: bool,
+    notify: tuple[str, ...] | None = None,
 ) -> Subscribed:
-    """Check that the bot can post in the channel and that the deployment exists, then subscribe."""
+    """Check that the bot can post in the channel and that the deployment exists, then subscribe.
+    ``notify`` replaces who problem alerts mention (``()``: no one); None keeps who they mention now."""
     await ensure_channel_access(slack, channel_id)
     deployment = None
     if target != ALL_DEPLOYMENTS:
@@ -52,6 +54,7 @@ async def subscribe(
         flat=flat,
         created_by=user_id,
         now=services.clock(),
+        notify=notify,
     )
     return Subscribed(subscription, outcome, deployment)
 

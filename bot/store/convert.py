@@ -44,6 +44,8 @@ def to_subscription(row: SubscriptionRow) -> Subscription:
         created_by=row.created_by,
         created_at=utc(row.created_at),
         paused_reason=row.paused_reason,
+        notify=tuple(row.notify or ()),
+        muted=tuple(row.muted or ()),
     )
 
 
@@ -71,6 +73,7 @@ TRANSITION_COLUMNS = (
     "recovery",
     "offline",
     "flap_count",
+    "detail",
 )
 
 
@@ -79,5 +82,6 @@ def to_transition(row: TransitionRow) -> Transition:
         **{column: getattr(row, column) for column in TRANSITION_COLUMNS},
         kind=AlertKind(row.kind),
         at=utc(row.at),
+        since=utc(row.since) if row.since else None,
         snapshot=snapshot_from(row.snapshot) if row.snapshot else None,
     )

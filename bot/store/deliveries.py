@@ -36,6 +36,7 @@ class DeliveryJob:
     attempts: int
     transition: Transition
     updated_at: datetime
+    transition_id: int = 0
 
 
 class Deliveries(Leadership):
@@ -75,9 +76,40 @@ class Deliveries(Leadership):
                     attempts=delivery.attempts,
                     transition=to_transition(transition),
                     updated_at=utc(delivery.updated_at),
+                    transition_id=transition.id,
                 )
                 for delivery, transition in session.execute(query).all()
             ]
+
+    @threaded
+    def channel_story(
+        self,
+        channel_id: str,
+        project_id: int,
+        name: str,
+        episode: int,
+        upto_transition_id: int,
+        since: datetime | None = None,
+    ) -> list[Transition]:
+        """What the channel was sent of a deployment's episode, up to and including one transition, in
+        order; episode 0 is the routine sleeping and waking, of the day that begins at ``since``."""
+        query = (
+            select(TransitionRow)
+            .join(DeliveryRow, DeliveryRow.transition_id == TransitionRow.id)
+            .where(
+                DeliveryRow.channel_id == channel_id,
+                DeliveryRow.state.not_in((DeliveryState.SKIPPED, DeliveryState.FAILED)),
+                TransitionRow.project_id == project_id,
+                TransitionRow.name == name,
+                TransitionRow.episode == episode,
+                TransitionRow.id <= upto_transition_id,
+            )
+            .order_by(TransitionRow.id)
+        )
+        if since is not None:
+            query = query.where(TransitionRow.at >= since)
+        with self._sessions() as session:
+            return [to_transition(row) for row in session.scalars(query)]
 
     @threaded
     def claim_delivery(self, delivery_id: int, now: datetime, *, thread_ts: str | None) -> bool:

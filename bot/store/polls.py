@@ -13,6 +13,7 @@ from bot.store.convert import TRANSITION_COLUMNS, snapshot_json, to_tracked
 from bot.store.engine import threaded, utc
 from bot.store.leadership import Leadership
 from bot.store.schema import (
+    REASON_MAX_CHARS,
     DeliveryRow,
     DeploymentStateRow,
     ProjectHealthRow,
@@ -62,8 +63,13 @@ class Polls(Leadership):
             health = session.get(ProjectHealthRow, project_id) or ProjectHealthRow(project_id=project_id)
             session.add(health)
             if health.outage_notified:
-                recorded.append(self._add_project_notice(session, project_id, AlertKind.GCORE_REACHABLE, now))
+                recorded.append(
+                    self._add_project_notice(
+                        session, project_id, AlertKind.GCORE_REACHABLE, now, since=health.failing_since
+                    )
+                )
             health.baseline_done, health.failures, health.outage_notified = True, 0, False
+            health.failing_since, health.failure_reason = None, None
             health.last_polled_at = now
             subscriptions = self._active_subscriptions(session, project_id)
             for transition in diff.transitions:
@@ -81,8 +87,11 @@ class Polls(Leadership):
         return recorded
 
     @threaded
-    def record_failed_poll(self, project_id: int, now: datetime, alert_after: int) -> Transition | None:
-        """Count a failed poll; the "can't reach Gcore" notice when this one reaches ``alert_after``."""
+    def record_failed_poll(
+        self, project_id: int, now: datetime, alert_after: int, *, reason: str
+    ) -> Transition | None:
+        """Count a failed poll, why it failed (a code of ``bot.gcore.errors.failure_reason``) and, on the
+        first of a run, since when; the "can't reach Gcore" notice when this one reaches ``alert_after``."""
         with self._sessions.begin() as session:
             self._fence(session)
             health = session.get(ProjectHealthRow, project_id) or ProjectHealthRow(
@@ -90,10 +99,20 @@ class Polls(Leadership):
             )
             session.add(health)
             health.failures = (health.failures or 0) + 1
+            health.failure_reason = reason[:REASON_MAX_CHARS]
+            if health.failing_since is None:
+                health.failing_since = now
             if health.failures < alert_after or health.outage_notified:
                 return None
             health.outage_notified = True
-            return self._add_project_notice(session, project_id, AlertKind.GCORE_UNREACHABLE, now)
+            return self._add_project_notice(
+                session,
+                project_id,
+                AlertKind.GCORE_UNREACHABLE,
+                now,
+                since=health.failing_since,
+                detail=health.failure_reason,
+            )
 
     @staticmethod
     def _save_states(session: Session, project_id: int, states: dict[str, Tracked]) -> None:
@@ -143,6 +162,8 @@ class Polls(Leadership):
         for row in sorted(subscriptions, key=lambda r: r.target == ALL_DEPLOYMENTS):
             if row.target not in (transition.name, ALL_DEPLOYMENTS) or row.channel_id in chosen:
                 continue
+            if row.target == ALL_DEPLOYMENTS and transition.name in (row.muted or ()):
+                continue
             if row.only_problems and not transition.problem:
                 continue
             chosen[row.channel_id] = row
@@ -154,6 +175,7 @@ class Polls(Leadership):
             **{column: getattr(transition, column) for column in TRANSITION_COLUMNS},
             kind=transition.kind,
             at=transition.at,
+            since=transition.since,
             snapshot=snapshot_json(transition.snapshot) if transition.snapshot else None,
         )
         session.add(row)
@@ -169,9 +191,26 @@ class Polls(Leadership):
         )
 
     def _add_project_notice(
-        self, session: Session, project_id: int, kind: AlertKind, now: datetime
+        self,
+        session: Session,
+        project_id: int,
+        kind: AlertKind,
+        now: datetime,
+        *,
+        since: datetime | None,
+        detail: str | None = None,
     ) -> Transition:
-        notice = Transition(project_id=project_id, name="", kind=kind, at=now, problem=True)
+        """A notice about the project, not one deployment: one delivery to each channel watching it, however
+        many of its subscriptions (named, ``--all``) that channel has."""
+        notice = Transition(
+            project_id=project_id,
+            name="",
+            kind=kind,
+            at=now,
+            problem=True,
+            detail=detail,
+            since=utc(since) if since else None,
+        )
         row = self._add_transition(session, notice)
         channels = {sub.channel_id for sub in self._active_subscriptions(session, project_id)}
         for channel_id in sorted(channels):

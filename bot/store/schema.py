@@ -49,6 +49,10 @@ class SubscriptionRow(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     paused_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
+    # Mentions as Slack writes them (``<@U…>``, ``<!subteam^S…>``), told of problems and recoveries.
+    notify: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Deployments an ``--all`` subscription leaves out.
+    muted: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class DeploymentStateRow(Base):
@@ -74,6 +78,8 @@ class ProjectHealthRow(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     outage_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
 
 
 class TransitionRow(Base):
@@ -92,6 +98,9 @@ class TransitionRow(Base):
     recovery: Mapped[bool] = mapped_column(Boolean, default=False)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     flap_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Outage notices: why the polls fail, and since when (the first failed poll).
+    detail: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class DeliveryRow(Base):

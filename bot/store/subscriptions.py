@@ -36,8 +36,12 @@ class Subscriptions(StoreBase):
         flat: bool,
         created_by: str,
         now: datetime,
+        notify: tuple[str, ...] | None = None,
     ) -> tuple[Subscription, SubscribeOutcome]:
-        """Add a subscription, resume a paused one, or change the options of an existing one."""
+        """Add a subscription, resume a paused one, or change the options of an existing one.
+
+        ``notify`` replaces the mentions of problem alerts (``()`` clears them); None keeps them.
+        """
         with self._sessions.begin() as session:
             row = self._find_subscription(session, channel_id, project_id, target)
             if row is None:
@@ -49,16 +53,20 @@ class Subscriptions(StoreBase):
                     flat=flat,
                     created_by=created_by,
                     created_at=now,
+                    notify=list(notify or ()),
                 )
                 session.add(row)
                 session.flush()
                 return to_subscription(row), SubscribeOutcome.CREATED
+            # A new list, never one changed in place: the JSON column only sees an assignment.
+            wanted_notify = list(notify) if notify is not None else list(row.notify or ())
             if row.paused_reason is not None:
                 row.paused_reason = None
                 row.only_problems, row.flat, row.created_by = only_problems, flat, created_by
+                row.notify = wanted_notify
                 return to_subscription(row), SubscribeOutcome.RESUMED
-            if (row.only_problems, row.flat) != (only_problems, flat):
-                row.only_problems, row.flat = only_problems, flat
+            if (row.only_problems, row.flat, list(row.notify or ())) != (only_problems, flat, wanted_notify):
+                row.only_problems, row.flat, row.notify = only_problems, flat, wanted_notify
                 return to_subscription(row), SubscribeOutcome.UPDATED
             return to_subscription(row), SubscribeOutcome.UNCHANGED
 
@@ -133,6 +141,37 @@ class Subscriptions(StoreBase):
                 key=lambda row: row.target == ALL_DEPLOYMENTS,
             )
             return to_subscription(rows[0]) if rows else None
+
+    @threaded
+    def mentions_for(self, channel_id: str, project_id: int, name: str) -> tuple[str, ...]:
+        """Whom the channel's active subscriptions covering the deployment notify of problems, in order."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(SubscriptionRow)
+                .where(
+                    SubscriptionRow.channel_id == channel_id,
+                    SubscriptionRow.project_id == project_id,
+                    SubscriptionRow.target.in_((name, ALL_DEPLOYMENTS)),
+                    SubscriptionRow.paused_reason.is_(None),
+                )
+                .order_by(SubscriptionRow.id)
+            )
+            return tuple(
+                dict.fromkeys(m for row in rows if name not in (row.muted or ()) for m in row.notify or ())
+            )
+
+    @threaded
+    def mute(self, channel_id: str, project_id: int, name: str) -> Subscription | None:
+        """Leave the deployment out of the channel's ``--all`` subscription of the project; that
+        subscription, or None when the channel has none."""
+        with self._sessions.begin() as session:
+            row = self._find_subscription(session, channel_id, project_id, ALL_DEPLOYMENTS)
+            if row is None:
+                return None
+            if name not in (row.muted or ()):
+                row.muted = [*(row.muted or ()), name]
+            session.flush()
+            return to_subscription(row)
 
     @threaded
     def watched_projects(self) -> list[int]:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,15 +28,12 @@ from bot.slack.auth import TokenRecheck
 from bot.slack.errors import SlackCallFailed, SlackFailure, SlackFailureKind
 from bot.store import DeliveryJob, DeliveryState, NotLeader, Store
 from bot.watch.pauses import DEFAULT_RECHECK_SECONDS, ChannelPauses
-from bot.watch.transitions import AlertKind, Transition
-from formatters.alerts import render_alert, render_compact_alert
+from bot.watch.placement import Placement, Plan
 from formatters.blocks import Message
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "inference_bot_alert"
-EPISODE = "episode"
-FLAPPING = "flapping"
 # How far back a restarted bot looks for a post it may have made before dying.
 RECONCILE_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -70,15 +66,6 @@ class DeliveryDeferred(Exception):
     """Another process may still be posting this delivery; the channel waits for a later round."""
 
 
-@dataclass
-class _Placement:
-    """Where a delivery's message goes: a new message, a reply under ``thread_ts``, or an edit of ``edit_ts``."""
-
-    thread_ts: str | None = None
-    edit_ts: str | None = None
-    purpose: str | None = None
-
-
 class Notifier:
     """Sends open deliveries from the store to Slack, one worker per channel with something to send."""
 
@@ -94,7 +81,7 @@ class Notifier:
         token: TokenRecheck | None = None,
     ) -> None:
         self._slack, self._store, self._health, self._clock = slack, store, health, clock
-        self._stuck_after = stuck_after_seconds
+        self._placement = Placement(store, stuck_after_seconds)
         self._pauses = pauses or ChannelPauses(slack, store, recheck_seconds=DEFAULT_RECHECK_SECONDS)
         self._token = token or TokenRecheck(slack, health)
         self._wake = asyncio.Event()
@@ -208,65 +195,33 @@ class Notifier:
         # Edits and thread updates are not claims, so leadership is checked before each delivery too.
         if not await self._store.lead():
             raise NotLeader()
-        t = job.transition
-        placement = await self._placement(job)
-        if job.state is DeliveryState.POSTED and job.ts:
-            await self._finish(job, job.ts, placement)
-            return
-        if (
-            job.state is DeliveryState.SENDING
-            and job.id not in self._claimed
-            and self._clock() - job.updated_at < self._grace
-        ):
-            raise DeliveryDeferred()
-        alert = self._renderings(t, with_buttons=placement.thread_ts is None)
-        if placement.edit_ts is not None:
-            await self._update(job.channel_id, placement.edit_ts, alert)
-            ts = placement.edit_ts
-            if t.kind is AlertKind.STABLE:
-                note = self._renderings(t, with_buttons=False)
-                await self._post_once(job, note, thread_ts=placement.edit_ts)
-        else:
-            ts = await self._post_once(job, alert, thread_ts=placement.thread_ts)
-        await self._finish(job, ts, placement)
+        plan = await self._placement.plan(job)
+        ts = job.ts if job.state is DeliveryState.POSTED else None
+        if ts is None and plan.post is not None:
+            if (
+                job.state is DeliveryState.SENDING
+                and job.id not in self._claimed
+                and self._clock() - job.updated_at < self._grace
+            ):
+                raise DeliveryDeferred()
+            ts = await self._post_once(job, plan.post, thread_ts=plan.thread_ts, broadcast=plan.broadcast)
+        await self._finish(job, ts, plan)
 
-    def _renderings(
-        self, t: Transition, *, with_buttons: bool = True, as_parent: bool = False
-    ) -> list[Message]:
-        """The alert, then its compact form for when Slack refuses the full one."""
-        return [
-            render_alert(
-                t, stuck_after_seconds=self._stuck_after, with_buttons=with_buttons, as_parent=as_parent
-            ),
-            render_compact_alert(t, stuck_after_seconds=self._stuck_after),
-        ]
-
-    async def _placement(self, job: DeliveryJob) -> _Placement:
-        """Thread or not: project notices and flat subscriptions never thread; flapping edits one message."""
+    async def _finish(self, job: DeliveryJob, ts: str | None, plan: Plan) -> None:
+        """After the post: remember a new message, bring the edited one up to date; then mark it done.
+        Each step may be repeated after a crash without harm."""
         t = job.transition
-        if not t.name:
-            return _Placement()
-        if t.kind in (AlertKind.FLAPPING, AlertKind.STABLE):
-            flap_ts = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, FLAPPING)
-            return _Placement(edit_ts=flap_ts, purpose=None if flap_ts else FLAPPING)
-        if job.flat:
-            return _Placement()
-        parent = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, EPISODE)
-        return _Placement(thread_ts=parent, purpose=None if parent else EPISODE)
-
-    async def _finish(self, job: DeliveryJob, ts: str, placement: _Placement) -> None:
-        """After the post: remember a new parent, or bring the parent up to date; then mark it done."""
-        t = job.transition
-        if placement.purpose is not None:
-            await self._store.save_thread(
-                job.channel_id, t.project_id, t.name, t.episode, placement.purpose, ts
-            )
-        elif placement.thread_ts is not None:
-            await self._update(job.channel_id, placement.thread_ts, self._renderings(t, as_parent=True))
+        if plan.keep is not None and ts is not None:
+            key, purpose = plan.keep
+            await self._store.save_thread(job.channel_id, t.project_id, t.name, key, purpose, ts)
+        if plan.edit_ts is not None and plan.edit is not None:
+            await self._update(job.channel_id, plan.edit_ts, plan.edit)
         await self._store.mark_delivery(job.id, DeliveryState.DONE, self._clock())
         self._claimed.discard(job.id)
 
-    async def _post_once(self, job: DeliveryJob, renderings: list[Message], *, thread_ts: str | None) -> str:
+    async def _post_once(
+        self, job: DeliveryJob, renderings: list[Message], *, thread_ts: str | None, broadcast: bool = False
+    ) -> str:
         """Post the first rendering Slack takes, unless a post of this delivery is already in the channel.
 
         Each attempt is claimed right before its one call, after any wait for the channel's turn or a 429,
@@ -293,7 +248,7 @@ class Notifier:
                 "unfurl_media": False,
             }
             if thread_ts is not None:
-                kwargs.update(thread_ts=thread_ts, reply_broadcast=False)
+                kwargs.update(thread_ts=thread_ts, reply_broadcast=broadcast)
             try:
                 response = await self._call("chat_postMessage", job.channel_id, before=claim, **kwargs)
             except DeliveryFailed as failed:

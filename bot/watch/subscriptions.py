@@ -23,6 +23,10 @@ class Subscription:
     created_by: str
     created_at: datetime
     paused_reason: str | None
+    # Mentions (``<@U…>``, ``<!subteam^S…>``) on problem alerts and their recoveries, never on routine ones.
+    notify: tuple[str, ...] = ()
+    # Deployments a ``--all`` subscription leaves out.
+    muted: tuple[str, ...] = ()
 
     @property
     def watches_all(self) -> bool:

@@ -11,7 +11,10 @@ Rules, in the words of the product:
 - more than ``flap_threshold`` status changes within ``flap_window`` start ``FLAPPING``: one alert, then
   updates of it, until no change for ``stable_after``, which is ``STABLE``;
 - an *episode* (a rollout, an incident) opens with its first transition and closes once the deployment has
-  been ACTIVE, DISABLED or PENDING, healthy and not flapping, for one more poll.
+  been ACTIVE, DISABLED or PENDING, healthy and not flapping, for one more poll; a change within
+  ``flap_window`` of the last one continues the episode instead of opening another;
+- scaling to zero and waking (ACTIVE ↔ PENDING) is routine: it belongs to no episode (``episode`` 0) and
+  does not count towards flapping.
 """
 
 from __future__ import annotations
@@ -135,6 +138,9 @@ class Transition:
     recovery: bool = False
     offline: bool = False
     flap_count: int = 0
+    # Outage notices: why the polls fail (``GCORE_UNREACHABLE``) and since the first failed poll.
+    detail: str | None = None
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,17 @@ class ProjectDiff:
     tracked: dict[str, Tracked] = field(default_factory=dict)
     transitions: list[Transition] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+
+
+def sleeps_or_wakes(old_status: str | None, new_status: str | None) -> bool:
+    """ACTIVE → PENDING (scaled to zero) or PENDING → ACTIVE (woken by a request)."""
+    pair = {canonical_status(old_status or ""), canonical_status(new_status or "")}
+    return pair == {DeploymentStatus.ACTIVE.value, DeploymentStatus.PENDING.value}
+
+
+def is_routine_sleep(t: Transition) -> bool:
+    """A plain scale to zero or wake-up, which goes to the day's sleep digest rather than an episode."""
+    return t.kind is AlertKind.CHANGED and not t.problem and sleeps_or_wakes(t.old_status, t.new_status)
 
 
 def new_episode(now: datetime) -> int:
@@ -246,7 +263,9 @@ def _next_sighting(
     old = before.snapshot
     # Compared as the statuses they denote: a change of spelling alone is no change.
     changed = canonical_status(old.status) != canonical_status(snapshot.status)
-    changes = tuple(t for t in before.changes if now - t < rules.flap_window) + ((now,) if changed else ())
+    recent = tuple(t for t in before.changes if now - t < rules.flap_window)
+    sleep = changed and sleeps_or_wakes(old.status, snapshot.status) and not before.flapping
+    changes = recent + ((now,) if changed and not sleep else ())
     unsettled_since = None
     if snapshot.state in UNSETTLED:
         unsettled_since = before.unsettled_since if old.state in UNSETTLED and before.unsettled_since else now
@@ -261,7 +280,9 @@ def _next_sighting(
     problem = snapshot.errored or snapshot.degraded or stuck_alerted
     recovery = before.problem and not problem
 
-    episode = before.episode if before.episode_open else new_episode(now)
+    # A change soon after the last one continues its episode: a flapping deployment keeps one story.
+    continues = before.episode_open or (before.episode != 0 and bool(recent))
+    episode = before.episode if continues else new_episode(now)
 
     base = Transition(
         project_id=project_id,
@@ -287,7 +308,9 @@ def _next_sighting(
         flapping = True
         found.append(replace(base, kind=AlertKind.FLAPPING, problem=True, flap_count=len(changes)))
     else:
-        if changed:
+        if changed and sleep and not recovery and not snapshot.errored:
+            found.append(replace(base, episode=0))
+        elif changed:
             found.append(replace(base, problem=snapshot.errored or recovery, recovery=recovery))
         if stuck:
             found.append(replace(base, kind=AlertKind.STUCK, problem=True))
@@ -297,7 +320,8 @@ def _next_sighting(
             found.append(replace(base, kind=AlertKind.RECOVERED, problem=True, recovery=True))
 
     episode_open = before.episode_open
-    if found:
+    in_episode = [t for t in found if t.episode != 0]
+    if in_episode:
         episode_open = True
     elif before.episode_open and not changed and snapshot.state in SETTLED and not problem and not flapping:
         episode_open = False
@@ -308,7 +332,7 @@ def _next_sighting(
         problem=problem,
         changes=changes,
         flapping=flapping,
-        episode=episode if found else before.episode,
+        episode=episode if in_episode else before.episode,
         episode_open=episode_open,
     )
     return tracked, found

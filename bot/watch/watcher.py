@@ -3,8 +3,8 @@
 The request count of a cycle is the number of list pages of the watched projects, whatever the number of
 watched deployments, plus one GET per deployment a listing lacks (a deletion is believed only when that GET
 answers 404). Projects are polled concurrently with a bound. When Gcore fails, or a listing does not add
-up to its count, nothing is claimed about any deployment; the failure is counted, and after
-``outage_alert_after`` polls in a row the subscribed channels get one notice.
+up to its count, nothing is claimed about any deployment; the failure is counted with its reason, and after
+``outage_alert_after`` polls in a row the subscribed channels get one notice of why and since when.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.gcore.client import GcoreClient, PageShape, StatusListing
-from bot.gcore.errors import DeploymentNotFound, GcoreError
+from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
 from bot.store import NAME_MAX_CHARS, Store
 from bot.watch.notifier import Notifier
 from bot.watch.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
@@ -126,11 +126,17 @@ class Watcher:
             listing = await self._gcore.list_statuses(project_id, memory.pages)
             reading = None if listing.deployments is None else await self._read(project_id, listing, memory)
         except GcoreError as error:
-            log.warning("polling project %d failed: %s", project_id, error)
-            notice = await self._store.record_failed_poll(project_id, self._clock(), self._outage_alert_after)
+            reason = failure_reason(error)
+            log.warning("polling project %d failed (%s): %s", project_id, reason, error)
+            notice = await self._store.record_failed_poll(
+                project_id, self._clock(), self._outage_alert_after, reason=reason
+            )
             if notice is not None:
                 log.warning(
-                    "project %d unreachable for %d polls; channels told", project_id, self._outage_alert_after
+                    "project %d unreachable for %d polls (%s); channels told",
+                    project_id,
+                    self._outage_alert_after,
+                    reason,
                 )
             return None
         now = self._clock()

@@ -1,0 +1,128 @@
+"""Where each alert goes in its channel, and in what words: the top level, a thread, an edit.
+
+Project notices and ``--flat`` subscriptions post every alert at the top level. Otherwise an episode is one
+timeline message (``formatters.timeline``), edited as it goes, with a reply per step under it, and a
+deployment's sleeping and waking is one digest message a day. Only the steps ``bot.watch.story`` says must
+wake people mention the owners, and a reply that must wake them is broadcast to the channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+
+from bot.store import DeliveryJob, Store
+from bot.watch.story import failing, notifies
+from bot.watch.transitions import AlertKind, Transition, is_routine_sleep
+from formatters.alerts import render_alert, render_compact_alert
+from formatters.blocks import Message
+from formatters.timeline import render_sleep_digest, render_timeline
+
+# What a remembered message is to later deliveries (the ``purpose`` of its row in ``threads``).
+EPISODE = "episode"
+FLAPPING = "flapping"
+SLEEP = "sleep"
+
+
+@dataclass
+class Plan:
+    """What one delivery does in the channel: post a message (top-level, or a reply under ``thread_ts``,
+    broadcast to the channel when it must wake people), remember it as the message of ``keep``, and edit the
+    message ``edit_ts``. Either part may be absent."""
+
+    post: list[Message] | None = None
+    thread_ts: str | None = None
+    broadcast: bool = False
+    keep: tuple[int, str] | None = None
+    edit_ts: str | None = None
+    edit: list[Message] | None = None
+
+
+class Placement:
+    """Plans each delivery from what the store knows of the channel's story so far."""
+
+    def __init__(self, store: Store, stuck_after_seconds: int) -> None:
+        self._store, self._stuck_after = store, stuck_after_seconds
+
+    def _renderings(
+        self, t: Transition, *, with_buttons: bool = True, mentions: tuple[str, ...] = ()
+    ) -> list[Message]:
+        """The alert, then its compact form for when Slack refuses the full one."""
+        return [
+            render_alert(
+                t, stuck_after_seconds=self._stuck_after, with_buttons=with_buttons, mentions=mentions
+            ),
+            render_compact_alert(t, stuck_after_seconds=self._stuck_after),
+        ]
+
+    async def plan(self, job: DeliveryJob) -> Plan:
+        """Where the delivery goes. Project notices and ``--flat`` subscriptions post every alert at the top
+        level; otherwise an episode is one timeline message with a reply per step, and a deployment's
+        sleeping and waking is one digest message a day. Only steps that must wake people mention the
+        owners, and a reply that must wake them is broadcast to the channel."""
+        t = job.transition
+        if not t.name:
+            return Plan(post=self._renderings(t))
+        if job.flat:
+            return await self._flat_plan(job)
+        if is_routine_sleep(t):
+            return await self._digest_plan(job)
+        story = await self._store.channel_story(
+            job.channel_id, t.project_id, t.name, t.episode, job.transition_id
+        )
+        story = story or [t]
+        loud = notifies(t, story[:-1])
+        owners = (
+            await self._store.mentions_for(job.channel_id, t.project_id, t.name) if loud or failing(t) else ()
+        )
+        mentions = owners if loud else ()
+        parent = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, EPISODE)
+        timeline = [
+            render_timeline(
+                story, stuck_after_seconds=self._stuck_after, mentions=owners if failing(t) else ()
+            ),
+            render_compact_alert(t, stuck_after_seconds=self._stuck_after),
+        ]
+        if parent is None:
+            return Plan(post=timeline, keep=(t.episode, EPISODE))
+        if t.kind is AlertKind.FLAPPING and not loud:
+            # Each further flip of a flapping deployment only brings its timeline up to date.
+            return Plan(edit_ts=parent, edit=timeline)
+        reply = self._renderings(t, with_buttons=False, mentions=mentions)
+        return Plan(post=reply, thread_ts=parent, broadcast=loud, edit_ts=parent, edit=timeline)
+
+    async def _flat_plan(self, job: DeliveryJob) -> Plan:
+        """Every alert at the top level; flapping is one message edited in place, its end noted under it."""
+        t = job.transition
+        story = await self._store.channel_story(
+            job.channel_id, t.project_id, t.name, t.episode, job.transition_id
+        )
+        loud = notifies(t, story[:-1])
+        mentions = await self._store.mentions_for(job.channel_id, t.project_id, t.name) if loud else ()
+        alert = self._renderings(t, mentions=mentions)
+        if t.kind not in (AlertKind.FLAPPING, AlertKind.STABLE):
+            return Plan(post=alert)
+        flap_ts = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, FLAPPING)
+        if flap_ts is None:
+            return Plan(post=alert, keep=(t.episode, FLAPPING))
+        if t.kind is AlertKind.STABLE:
+            note = self._renderings(t, with_buttons=False, mentions=mentions)
+            return Plan(post=note, thread_ts=flap_ts, broadcast=True, edit_ts=flap_ts, edit=alert)
+        return Plan(edit_ts=flap_ts, edit=alert)
+
+    async def _digest_plan(self, job: DeliveryJob) -> Plan:
+        """The day's one message about the deployment sleeping and waking: posted once, then edited."""
+        t = job.transition
+        day = t.at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        story = await self._store.channel_story(
+            job.channel_id, t.project_id, t.name, 0, job.transition_id, since=day
+        )
+        digest = [
+            render_sleep_digest(story or [t]),
+            render_compact_alert(t, stuck_after_seconds=self._stuck_after),
+        ]
+        key = int(day.strftime("%Y%m%d"))
+        digest_ts = await self._store.thread(job.channel_id, t.project_id, t.name, key, SLEEP)
+        if digest_ts is None:
+            return Plan(post=digest, keep=(key, SLEEP))
+        return Plan(edit_ts=digest_ts, edit=digest)

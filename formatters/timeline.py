@@ -1,0 +1,144 @@
+"""An episode's top-level message, told as a timeline that edits only ever add to, and the day's digest of
+a deployment sleeping and waking.
+
+The first line is the current state; then every step with its time, from → to, replicas and the container
+error in short; then how the episode went and how long it took. Past ``MAX_STEPS_SHOWN`` the first step and
+the latest ones stay, with a count of those only the thread holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.actions import DeploymentRef
+from bot.gcore.models import DeploymentStatus
+from bot.watch.story import failing
+from bot.watch.transitions import AlertKind, Transition
+from formatters.alerts import alert_buttons, alert_details, cc, status_words
+from formatters.blocks import Block, Message, context, section
+from formatters.text import duration_words, escape_mrkdwn, plural, seconds, slack_date, truncate
+
+MAX_STEPS_SHOWN = 12
+STEP_ERROR_CHARS = 80
+_TIME = "{time}"
+
+
+def _state(step: Transition) -> DeploymentStatus:
+    return step.snapshot.state if step.snapshot else DeploymentStatus.UNKNOWN
+
+
+def _current(last: Transition) -> str:
+    name = f"*{escape_mrkdwn(last.name)}*"
+    snapshot = last.snapshot
+    ready = f" · {snapshot.ready}/{snapshot.total} ready" if snapshot else ""
+    if last.kind is AlertKind.DELETED:
+        return f"🗑️ {name} is gone"
+    if last.kind is AlertKind.FLAPPING:
+        return f"🔁 {name} is flapping · now {status_words(last.new_status)}{ready}"
+    if failing(last):
+        return f"🚨 {name} is failing · {status_words(last.new_status)}{ready}"
+    mark = "✅ " if last.recovery or last.kind is AlertKind.STABLE else ""
+    return f"{mark}{name} is {status_words(last.new_status)}{ready}"
+
+
+def _short_error(step: Transition) -> str:
+    if step.snapshot is None or not step.snapshot.errors:
+        return ""
+    region, message = step.snapshot.errors[0]
+    more = len(step.snapshot.errors) - 1
+    extra = f" (+{plural(more, 'region')})" if more else ""
+    return f" · ⚠️ {escape_mrkdwn(truncate(message, STEP_ERROR_CHARS))} (region {region}){extra}"
+
+
+def step_line(step: Transition, stuck_after_seconds: int) -> str:
+    """One step of a timeline: its time, what happened, replicas and the first container error."""
+    snapshot = step.snapshot
+    replicas = f" · {snapshot.ready}/{snapshot.total} ready" if snapshot else ""
+    kind = step.kind
+    if kind is AlertKind.CHANGED:
+        what = f"{status_words(step.old_status)} → {status_words(step.new_status)}"
+    elif kind is AlertKind.CREATED:
+        what = f"🆕 appeared as {status_words(step.new_status)}"
+    elif kind is AlertKind.STUCK:
+        what = f"⏳ stuck in {status_words(step.new_status)} for over {seconds(stuck_after_seconds)}"
+    elif kind is AlertKind.DEGRADED and snapshot:
+        what = f"🟠 degraded, below its minimum of {snapshot.min_ready}"
+    elif kind is AlertKind.RECOVERED:
+        what = "✅ replicas back"
+    elif kind is AlertKind.DELETED:
+        what, replicas = f"🗑️ deleted (it was {status_words(step.old_status)})", ""
+    elif kind is AlertKind.FLAPPING:
+        what = f"🔁 flapping: {plural(step.flap_count, 'change')}, now {status_words(step.new_status)}"
+    else:
+        what = f"✅ stable again: {status_words(step.new_status)}"
+    offline = " · happened while the bot was offline" if step.offline else ""
+    return f"{slack_date(step.at, _TIME)}  {what}{replicas}{_short_error(step)}{offline}"
+
+
+def outcome(story: Sequence[Transition]) -> str:
+    """How the episode went, and for how long: ``✅ rolled out in 4 min``, ``🚨 still failing after 12 min``."""
+    first, last = story[0], story[-1]
+    took = duration_words((last.at - first.at).total_seconds())
+    state = _state(last)
+    lasted = last.at > first.at
+    if last.kind is AlertKind.DELETED:
+        return f"🗑️ deleted after {took}" if lasted else "🗑️ deleted"
+    if last.kind is AlertKind.FLAPPING:
+        return f"🔁 flapping for {took}"
+    if failing(last):
+        return f"🚨 still failing after {took}" if lasted else "🚨 failing"
+    if state is DeploymentStatus.ACTIVE:
+        troubled = any(step.problem for step in story)
+        return f"✅ recovered after {took}" if troubled else f"✅ rolled out in {took}"
+    if state is DeploymentStatus.DISABLED:
+        return f"⚪ stopped after {took}"
+    if state is DeploymentStatus.PENDING:
+        return f"💤 scaled to zero after {took}"
+    return f"⏳ in progress for {took}" if lasted else "⏳ in progress"
+
+
+def render_timeline(
+    story: Sequence[Transition],
+    *,
+    stuck_after_seconds: int,
+    mentions: Sequence[str] = (),
+    with_buttons: bool = True,
+) -> Message:
+    """The episode's top-level message for the steps a channel was sent, oldest first (at least one)."""
+    first, last = story[0], story[-1]
+    headline = _current(last)
+    lines = [step_line(step, stuck_after_seconds) for step in story]
+    if len(lines) > MAX_STEPS_SHOWN:
+        hidden = len(lines) - MAX_STEPS_SHOWN + 1
+        lines = [lines[0], f"… {plural(hidden, 'more step')} in the thread", *lines[-(MAX_STEPS_SHOWN - 2) :]]
+    blocks: list[Block] = [section(headline), section("\n".join(lines))]
+    if last.kind is AlertKind.DELETED:
+        blocks.append(section("\n".join(alert_details(last))))
+    facts = [outcome(story), f"Project {last.project_id}", f"began {slack_date(first.at)}"]
+    blocks.append(context(" · ".join(facts)))
+    if mentions:
+        blocks.append(context(cc(mentions)))
+    if with_buttons:
+        blocks.append(alert_buttons(DeploymentRef(project_id=last.project_id, name=last.name)))
+    text = f"{headline.replace('*', '')} (project {last.project_id}) · {outcome(story)}"
+    return Message(text=f"{text} {cc(mentions)}" if mentions else text, blocks=blocks)
+
+
+def render_sleep_digest(story: Sequence[Transition], *, with_buttons: bool = True) -> Message:
+    """The day's one message about a deployment scaling to zero and waking: how often, and now."""
+    last = story[-1]
+    name = f"*{escape_mrkdwn(last.name)}*"
+    slept = sum(1 for step in story if _state(step) is DeploymentStatus.PENDING)
+    now = "💤 asleep" if _state(last) is DeploymentStatus.PENDING else "☀️ awake"
+    headline = (
+        f"💤 {name} slept {slept}× today · now {now}" if slept else f"☀️ {name} woke up today · now {now}"
+    )
+    facts = [
+        f"Project {last.project_id}",
+        f"last {'slept' if _state(last) is DeploymentStatus.PENDING else 'woke'} {slack_date(last.at)}",
+        "scaling to zero and waking are counted here, once a day, and notify no one",
+    ]
+    blocks: list[Block] = [section(headline), context(" · ".join(facts))]
+    if with_buttons:
+        blocks.append(alert_buttons(DeploymentRef(project_id=last.project_id, name=last.name)))
+    return Message(text=f"{headline.replace('*', '')} (project {last.project_id})", blocks=blocks)
