@@ -168,6 +168,9 @@ def _watching_row(subscription: Subscription) -> Block:
     line = f"*{describe_target(subscription)}*\n{describe_options(subscription)}"
     if subscription.notify:
         line += f"\nnotifies {mention_list(subscription.notify)} of problems and their recoveries"
+    if subscription.muted:
+        muted = ", ".join(code(name) for name in subscription.muted)
+        line += f"\nmuted here: {muted} (`/inference watch <name>` hears one again)"
     if subscription.paused_reason:
         line = f"⏸️ {line}\n_paused: {pause_why(subscription.paused_reason)}; run the same `watch` to resume_"
     ref = SubscriptionRef(id=subscription.id).model_dump_json()

@@ -16,9 +16,12 @@ from bot.watch.story import failing
 from bot.watch.transitions import AlertKind, Transition
 from formatters.alerts import alert_buttons, alert_details, cc, status_words
 from formatters.blocks import Block, Message, context, section
+from formatters.limits import MAX_SECTION_TEXT
 from formatters.text import duration_words, escape_mrkdwn, plural, seconds, slack_date, truncate
 
 MAX_STEPS_SHOWN = 12
+# Under a section's 3,000 characters, with room for the "… more steps" line.
+STEPS_TEXT_BUDGET = MAX_SECTION_TEXT - 100
 STEP_ERROR_CHARS = 80
 _TIME = "{time}"
 
@@ -50,7 +53,7 @@ def _short_error(step: Transition) -> str:
     return f" · ⚠️ {escape_mrkdwn(truncate(message, STEP_ERROR_CHARS))} (region {region}){extra}"
 
 
-def step_line(step: Transition, stuck_after_seconds: int) -> str:
+def step_line(step: Transition, stuck_after_seconds: int, *, with_error: bool = True) -> str:
     """One step of a timeline: its time, what happened, replicas and the first container error."""
     snapshot = step.snapshot
     replicas = f" · {snapshot.ready}/{snapshot.total} ready" if snapshot else ""
@@ -72,7 +75,21 @@ def step_line(step: Transition, stuck_after_seconds: int) -> str:
     else:
         what = f"✅ stable again: {status_words(step.new_status)}"
     offline = " · happened while the bot was offline" if step.offline else ""
-    return f"{slack_date(step.at, _TIME)}  {what}{replicas}{_short_error(step)}{offline}"
+    error = _short_error(step) if with_error else ""
+    return f"{slack_date(step.at, _TIME)}  {what}{replicas}{error}{offline}"
+
+
+def _fitted(lines: list[str], most: int) -> str:
+    """The first step and as many of the latest as ``most`` lines and a section's limit allow, with a
+    count of those only the thread holds: the newest step is never the one cut."""
+    shown = list(lines)
+    room = most if len(lines) <= most else most - 1  # the count takes a line
+    while len(shown) > 2 and (len(shown) > room or len("\n".join(shown)) > STEPS_TEXT_BUDGET):
+        shown.pop(1)
+    hidden = len(lines) - len(shown)
+    if hidden:
+        shown.insert(1, f"… {plural(hidden, 'more step')} in the thread")
+    return "\n".join(shown)
 
 
 def outcome(story: Sequence[Transition]) -> str:
@@ -103,15 +120,16 @@ def render_timeline(
     stuck_after_seconds: int,
     mentions: Sequence[str] = (),
     with_buttons: bool = True,
+    compact: bool = False,
 ) -> Message:
-    """The episode's top-level message for the steps a channel was sent, oldest first (at least one)."""
+    """The episode's top-level message for the steps a channel was sent, oldest first (at least one).
+
+    ``compact`` (for when Slack refuses the full one) keeps the first and the latest step, without errors.
+    """
     first, last = story[0], story[-1]
     headline = _current(last)
-    lines = [step_line(step, stuck_after_seconds) for step in story]
-    if len(lines) > MAX_STEPS_SHOWN:
-        hidden = len(lines) - MAX_STEPS_SHOWN + 1
-        lines = [lines[0], f"… {plural(hidden, 'more step')} in the thread", *lines[-(MAX_STEPS_SHOWN - 2) :]]
-    blocks: list[Block] = [section(headline), section("\n".join(lines))]
+    lines = [step_line(step, stuck_after_seconds, with_error=not compact) for step in story]
+    blocks: list[Block] = [section(headline), section(_fitted(lines, 2 if compact else MAX_STEPS_SHOWN))]
     if last.kind is AlertKind.DELETED:
         blocks.append(section("\n".join(alert_details(last))))
     facts = [outcome(story), f"Project {last.project_id}", f"began {slack_date(first.at)}"]

@@ -76,7 +76,7 @@ def test_a_rejected_key_says_so_and_since_the_first_failed_poll(watchers: Callab
 
 
 def test_a_gcore_that_drops_connections_gives_no_answer(watchers: Callable[..., WatchBot]) -> None:
-    watcher = watchers()
+    watcher = watchers(GCORE_OUTAGE_ALERT_AFTER="1")
     watcher.watch()
     watcher.gcore.set_down(True)
     (notice,) = watcher.wait_alerts(1)
@@ -91,13 +91,13 @@ def test_a_gcore_that_drops_connections_gives_no_answer(watchers: Callable[..., 
 def test_gcore_errors_say_their_status_once_to_a_channel_watching_twice(
     watchers: Callable[..., WatchBot],
 ) -> None:
-    watcher = watchers()
+    watcher = watchers(GCORE_OUTAGE_ALERT_AFTER="1")
     watcher.watch("watch my-instance")
     watcher.watch("watch --all")
     listing = all_text(watcher.command("watching")["blocks"])
     assert "`my-instance` (project 1)" in listing and "every deployment of project 1" in listing
-    # Each poll tries four times: twelve 503s are three failed polls, then Gcore is back.
-    watcher.gcore.fail_next(503, times=12, path=LIST_PATH)
+    # Each poll tries four times: four 503s are one failed poll, then Gcore is back.
+    watcher.gcore.fail_next(503, times=4, path=LIST_PATH)
     (notice,) = watcher.wait_alerts(1)
     assert notice["text"] == "📡 The bot can't reach the Gcore API for project 1: Gcore errors (503)"
     alerts = watcher.wait_alerts(2)

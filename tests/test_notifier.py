@@ -173,23 +173,26 @@ async def test_routine_steps_stay_in_the_thread_and_mention_no_one(slack: FakeWe
     assert "✅ rolled out in 3 min" in all_text(parent["blocks"])
 
 
-async def test_only_the_first_problem_of_an_episode_and_its_recovery_notify(
+async def test_each_run_of_trouble_wakes_people_at_its_first_problem_and_its_recovery(
     slack: FakeWebApi, store: Store
 ) -> None:
-    flips = []
-    for i in range(2):
-        flips.append(change("ACTIVE", "PARTIALLYDEPLOYED", minute=2 * i, error="OOMKilled", problem=True))
-        flips.append(change("PARTIALLYDEPLOYED", "ACTIVE", minute=2 * i + 1, problem=True, recovery=True))
-    await record(store, *flips)
+    await record(
+        store,
+        change("ACTIVE", "PARTIALLYDEPLOYED", error="OOMKilled", problem=True),
+        change("PARTIALLYDEPLOYED", "PARTIALLYDEPLOYED", kind=AlertKind.STUCK, minute=15, problem=True),
+        change("PARTIALLYDEPLOYED", "ACTIVE", minute=16, problem=True, recovery=True),
+        change("ACTIVE", "PARTIALLYDEPLOYED", minute=18, error="OOMKilled", problem=True),
+    )
     await notifier(slack, store).deliver_open()
     (parent,) = slack.top_level()
     # The episode began with its problem: the post of the timeline woke the owners (later edits, which
-    # notify no one, dropped the mention once it had recovered).
+    # notify no one, keep naming them only while it is failing).
     posted = next(kwargs for method, kwargs in slack.calls if method == "chat_postMessage")
-    assert pinged(posted) and not pinged(parent)
+    assert pinged(posted)
+    # Still failing (stuck): routine. Recovered: told. Failing again: a new run, told again.
     replies = slack.replies(parent["ts"])
-    assert [r["reply_broadcast"] for r in replies] == [True, False, False]
-    assert [pinged(r) for r in replies] == [True, False, False]
+    assert [r["reply_broadcast"] for r in replies] == [False, True, True]
+    assert [pinged(r) for r in replies] == [False, True, True]
 
 
 async def test_flat_subscriptions_post_every_alert_to_the_channel(slack: FakeWebApi, store: Store) -> None:
@@ -217,11 +220,11 @@ async def test_flapping_is_told_on_the_episodes_timeline(slack: FakeWebApi, stor
     (message,) = slack.top_level()
     story = all_text(message["blocks"])
     assert "🔁 flapping: 5 changes" in story and "🔁 flapping: 6 changes" in story and "stable again" in story
-    # Flapping starting and ending woke people; the flip between did not get a reply of its own.
+    # Flapping starting and ending woke people; the flip between is a quiet reply.
     replies = slack.replies(message["ts"])
-    assert [r["reply_broadcast"] for r in replies] == [True, True]
+    assert [r["reply_broadcast"] for r in replies] == [True, False, True]
     assert "is flapping" in all_text(replies[0]["blocks"]) and "is stable again" in all_text(
-        replies[1]["blocks"]
+        replies[2]["blocks"]
     )
 
 
@@ -270,3 +273,22 @@ async def test_a_message_slack_finds_too_long_is_posted_compact(slack: FakeWebAp
     (message,) = slack.top_level()
     assert [b["type"] for b in message["blocks"]] == ["section", "context"]
     assert "*my-instance* changed: 🟢 Active → 🔵 Deploying" in all_text(message["blocks"])
+
+
+async def test_a_timeline_that_can_no_longer_be_edited_stalls_nothing(
+    slack: FakeWebApi, store: Store
+) -> None:
+    await record(store, change("ACTIVE", "DEPLOYING"))
+    await notifier(slack, store).deliver_open()
+    (deleted,) = slack.top_level()
+    # Someone deleted the timeline: Slack refuses every edit of it.
+    slack.refuse, slack.refuse_over = {"chat_update": "message_not_found"}, 0
+    await store.record_poll(1, ProjectDiff(transitions=[change("DEPLOYING", "ACTIVE", minute=2)]), [], NOW)
+    assert await notifier(slack, store).deliver_open() == 1
+    (reply,) = slack.replies(deleted["ts"])  # the step itself went out, once
+    assert "🔵 Deploying → 🟢 Active" in all_text(reply["blocks"]) and await store.open_deliveries() == []
+    # The next step of the episode starts a new timeline instead of editing the lost one.
+    slack.refuse = {}
+    await store.record_poll(1, ProjectDiff(transitions=[change("ACTIVE", "DISABLED", minute=3)]), [], NOW)
+    await notifier(slack, store).deliver_open()
+    assert len(slack.top_level()) == 2 and "⚪ Disabled" in all_text(slack.top_level()[1]["blocks"])

@@ -101,3 +101,12 @@ def test_unwatch_choice_golden() -> None:
     buttons = choice.blocks[1]["elements"]
     assert all(b["confirm"]["style"] == "danger" for b in buttons)
     check_golden("unwatch_choice", {"text": choice.text, "blocks": choice.blocks})
+
+
+def test_a_timeline_over_slacks_limit_drops_middle_steps_never_the_newest() -> None:
+    noisy = [step("ACTIVE", "PARTIALLYDEPLOYED", i, error="<" * 200, problem=True) for i in range(12)]
+    message = render_timeline(noisy, stuck_after_seconds=900)
+    steps = message.blocks[1]["text"]["text"]
+    assert len(steps) <= 3000 and not limit_problems(message.blocks, message.text)
+    assert steps.split("\n")[-1].startswith("<!date^" + str(int(noisy[-1].at.timestamp())))
+    assert "more steps in the thread" in steps

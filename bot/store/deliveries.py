@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from bot.store.convert import to_transition
 from bot.store.engine import threaded, utc
@@ -160,6 +160,13 @@ class Deliveries(Leadership):
         with self._sessions() as session:
             row = session.get(ThreadRow, (channel_id, project_id, name, episode, purpose))
             return row.ts if row else None
+
+    @threaded
+    def forget_thread(self, channel_id: str, ts: str) -> None:
+        """Forget the channel's message ``ts`` (deleted, or no longer editable): the next alert that would
+        have replied under it or edited it posts a new one."""
+        with self._sessions.begin() as session:
+            session.execute(delete(ThreadRow).where(ThreadRow.channel_id == channel_id, ThreadRow.ts == ts))
 
     @threaded
     def save_thread(

@@ -78,12 +78,17 @@ class Polls(Leadership):
                     self._add_delivery(session, row.id, subscription.channel_id, subscription.flat, now)
                 recorded.append(transition)
             if diff.deleted:
-                # A deleted deployment's own subscriptions end; `--all` ones stay.
+                # A deleted deployment's own subscriptions end; `--all` ones stay, and forget its mute, so
+                # a new deployment of that name is heard.
                 session.execute(
                     delete(SubscriptionRow).where(
                         SubscriptionRow.project_id == project_id, SubscriptionRow.target.in_(diff.deleted)
                     )
                 )
+                for subscription in subscriptions:
+                    muted = subscription.muted or []
+                    if subscription.target == ALL_DEPLOYMENTS and set(muted) & set(diff.deleted):
+                        subscription.muted = [name for name in muted if name not in diff.deleted]
         return recorded
 
     @threaded

@@ -60,13 +60,15 @@ class Subscriptions(StoreBase):
                 return to_subscription(row), SubscribeOutcome.CREATED
             # A new list, never one changed in place: the JSON column only sees an assignment.
             wanted_notify = list(notify) if notify is not None else list(row.notify or ())
+            # `watch --all` again means all of them: it ends the mutes.
             if row.paused_reason is not None:
                 row.paused_reason = None
                 row.only_problems, row.flat, row.created_by = only_problems, flat, created_by
-                row.notify = wanted_notify
+                row.notify, row.muted = wanted_notify, []
                 return to_subscription(row), SubscribeOutcome.RESUMED
-            if (row.only_problems, row.flat, list(row.notify or ())) != (only_problems, flat, wanted_notify):
-                row.only_problems, row.flat, row.notify = only_problems, flat, wanted_notify
+            before = (row.only_problems, row.flat, list(row.notify or ()), list(row.muted or ()))
+            if before != (only_problems, flat, wanted_notify, []):
+                row.only_problems, row.flat, row.notify, row.muted = only_problems, flat, wanted_notify, []
                 return to_subscription(row), SubscribeOutcome.UPDATED
             return to_subscription(row), SubscribeOutcome.UNCHANGED
 
@@ -140,25 +142,24 @@ class Subscriptions(StoreBase):
                 ),
                 key=lambda row: row.target == ALL_DEPLOYMENTS,
             )
+            rows = [row for row in rows if name not in (row.muted or ())]
             return to_subscription(rows[0]) if rows else None
 
     @threaded
-    def mentions_for(self, channel_id: str, project_id: int, name: str) -> tuple[str, ...]:
-        """Whom the channel's active subscriptions covering the deployment notify of problems, in order."""
+    def mentions_for(self, channel_id: str, project_id: int, name: str | None) -> tuple[str, ...]:
+        """Whom the channel's active subscriptions covering the deployment (None: any of the project's)
+        notify of problems, in order."""
+        query = select(SubscriptionRow).where(
+            SubscriptionRow.channel_id == channel_id,
+            SubscriptionRow.project_id == project_id,
+            SubscriptionRow.paused_reason.is_(None),
+        )
+        if name is not None:
+            query = query.where(SubscriptionRow.target.in_((name, ALL_DEPLOYMENTS)))
         with self._sessions() as session:
-            rows = session.scalars(
-                select(SubscriptionRow)
-                .where(
-                    SubscriptionRow.channel_id == channel_id,
-                    SubscriptionRow.project_id == project_id,
-                    SubscriptionRow.target.in_((name, ALL_DEPLOYMENTS)),
-                    SubscriptionRow.paused_reason.is_(None),
-                )
-                .order_by(SubscriptionRow.id)
-            )
-            return tuple(
-                dict.fromkeys(m for row in rows if name not in (row.muted or ()) for m in row.notify or ())
-            )
+            rows = session.scalars(query.order_by(SubscriptionRow.id))
+            wanted = (m for row in rows if name not in (row.muted or ()) for m in row.notify or ())
+            return tuple(dict.fromkeys(wanted))
 
     @threaded
     def mute(self, channel_id: str, project_id: int, name: str) -> Subscription | None:

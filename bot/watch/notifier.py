@@ -215,7 +215,17 @@ class Notifier:
             key, purpose = plan.keep
             await self._store.save_thread(job.channel_id, t.project_id, t.name, key, purpose, ts)
         if plan.edit_ts is not None and plan.edit is not None:
-            await self._update(job.channel_id, plan.edit_ts, plan.edit)
+            try:
+                await self._update(job.channel_id, plan.edit_ts, plan.edit)
+            except DeliveryFailed as failed:
+                if failed.failure.kind is not SlackFailureKind.REJECTED:
+                    raise
+                # Deleted, or no longer editable: this alert stands (posted, or nothing new to post), and
+                # the next one starts a new message rather than stalling the channel on this one.
+                log.warning(
+                    "could not edit %s (%s); the next alert starts a new message", plan.edit_ts, failed
+                )
+                await self._store.forget_thread(job.channel_id, plan.edit_ts)
         await self._store.mark_delivery(job.id, DeliveryState.DONE, self._clock())
         self._claimed.discard(job.id)
 

@@ -62,7 +62,9 @@ class Placement:
         owners, and a reply that must wake them is broadcast to the channel."""
         t = job.transition
         if not t.name:
-            return Plan(post=self._renderings(t))
+            # A project's outage and its end: every owner of the project in this channel hears it.
+            owners = await self._store.mentions_for(job.channel_id, t.project_id, None)
+            return Plan(post=self._renderings(t, mentions=owners))
         if job.flat:
             return await self._flat_plan(job)
         if is_routine_sleep(t):
@@ -71,24 +73,22 @@ class Placement:
             job.channel_id, t.project_id, t.name, t.episode, job.transition_id
         )
         story = story or [t]
-        loud = notifies(t, story[:-1])
+        loud, trouble = notifies(t, story[:-1]), failing(t)
         owners = (
-            await self._store.mentions_for(job.channel_id, t.project_id, t.name) if loud or failing(t) else ()
+            await self._store.mentions_for(job.channel_id, t.project_id, t.name) if loud or trouble else ()
         )
-        mentions = owners if loud else ()
         parent = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, EPISODE)
+        # Posted, the timeline names the owners only when this step must wake them; edited (which notifies
+        # no one), it names them while the deployment is in trouble.
+        named = owners if (loud if parent is None else trouble) else ()
         timeline = [
-            render_timeline(
-                story, stuck_after_seconds=self._stuck_after, mentions=owners if failing(t) else ()
-            ),
+            render_timeline(story, stuck_after_seconds=self._stuck_after, mentions=named),
+            render_timeline(story, stuck_after_seconds=self._stuck_after, mentions=named, compact=True),
             render_compact_alert(t, stuck_after_seconds=self._stuck_after),
         ]
         if parent is None:
             return Plan(post=timeline, keep=(t.episode, EPISODE))
-        if t.kind is AlertKind.FLAPPING and not loud:
-            # Each further flip of a flapping deployment only brings its timeline up to date.
-            return Plan(edit_ts=parent, edit=timeline)
-        reply = self._renderings(t, with_buttons=False, mentions=mentions)
+        reply = self._renderings(t, with_buttons=False, mentions=owners if loud else ())
         return Plan(post=reply, thread_ts=parent, broadcast=loud, edit_ts=parent, edit=timeline)
 
     async def _flat_plan(self, job: DeliveryJob) -> Plan:

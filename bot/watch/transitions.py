@@ -151,6 +151,8 @@ class WatchRules:
     flap_threshold: int = 4
     flap_window: timedelta = timedelta(minutes=10)
     stable_after: timedelta = timedelta(minutes=10)
+    # However often it keeps changing, a deployment's story starts a new message after this long.
+    longest_episode: timedelta = timedelta(hours=6)
 
 
 @dataclass
@@ -177,6 +179,18 @@ def new_episode(now: datetime) -> int:
     """An episode id: the opening time in milliseconds. Unique per deployment even when its state is
     forgotten (deleted and created again, unwatched and watched again), so an old thread is never reused."""
     return int(now.timestamp() * 1000)
+
+
+def _episode_for(before: Tracked, recent: tuple[datetime, ...], now: datetime, rules: WatchRules) -> int:
+    """The episode a new transition belongs to: the open one; or the last one, closed, while changes come
+    within ``flap_window`` of each other (a flapping deployment keeps one story), up to ``longest_episode``
+    after it began; else a new one."""
+    if before.episode_open:
+        return before.episode
+    began = datetime.fromtimestamp(before.episode / 1000, tz=now.tzinfo)
+    if before.episode != 0 and recent and now - began < rules.longest_episode:
+        return before.episode
+    return new_episode(now)
 
 
 def detect_transitions(
@@ -224,7 +238,9 @@ def detect_transitions(
                 at=now,
                 old_status=before.snapshot.status,
                 snapshot=before.snapshot,
-                episode=before.episode if before.episode_open else new_episode(now),
+                episode=_episode_for(
+                    before, tuple(t for t in before.changes if now - t < rules.flap_window), now, rules
+                ),
                 problem=True,
                 offline=offline,
             )
@@ -265,7 +281,10 @@ def _next_sighting(
     changed = canonical_status(old.status) != canonical_status(snapshot.status)
     recent = tuple(t for t in before.changes if now - t < rules.flap_window)
     sleep = changed and sleeps_or_wakes(old.status, snapshot.status) and not before.flapping
-    changes = recent + ((now,) if changed and not sleep else ())
+    # Falling below the replica minimum or back counts as a change too: a deployment that keeps degrading
+    # is flapping, and keeps one story.
+    flipped = changed or snapshot.degraded != old.degraded
+    changes = recent + ((now,) if flipped and not sleep else ())
     unsettled_since = None
     if snapshot.state in UNSETTLED:
         unsettled_since = before.unsettled_since if old.state in UNSETTLED and before.unsettled_since else now
@@ -280,9 +299,7 @@ def _next_sighting(
     problem = snapshot.errored or snapshot.degraded or stuck_alerted
     recovery = before.problem and not problem
 
-    # A change soon after the last one continues its episode: a flapping deployment keeps one story.
-    continues = before.episode_open or (before.episode != 0 and bool(recent))
-    episode = before.episode if continues else new_episode(now)
+    episode = _episode_for(before, recent, now, rules)
 
     base = Transition(
         project_id=project_id,
