@@ -69,7 +69,7 @@ def test_eight_flips_in_ten_minutes_are_one_top_level_message_that_says_flapping
     watcher.watch("watch my-instance --notify <!subteam^S0ONCALL|@oncall>")
     for status in ["PARTIALLYDEPLOYED", "ACTIVE"] * 4:
         watcher.gcore.set_status(PROJECT, "my-instance", status)
-        watcher.polls(3)
+        watcher.polls(2)
     (message,) = watcher.alerts()
     final = watcher.wait_edit(message["ts"], "8 changes")
     assert "🔁 *my-instance* is flapping" in all_text(final["blocks"])
@@ -82,7 +82,7 @@ def test_three_naps_are_one_message_a_day(watcher: WatchBot) -> None:
     watcher.watch("watch my-instance --notify <!subteam^S0ONCALL|@oncall>")
     for status in ["PENDING", "ACTIVE"] * 3:
         watcher.gcore.set_status(PROJECT, "my-instance", status)
-        watcher.polls(3)
+        watcher.polls(2)
     (digest,) = watcher.alerts()
     final = watcher.wait_edit(digest["ts"], "slept 3× today")
     assert "now ☀️ awake" in all_text(final["blocks"])

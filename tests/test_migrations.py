@@ -202,7 +202,9 @@ def test_a_database_of_0002_gets_owners_mutes_and_outage_columns_and_keeps_its_r
     database_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
     make_old_database(database_url, "0002", stamped=True)
-    watcher = WatchBot(fakes[0], fakes[1], tmp_path, {"DATABASE_URL": database_url})
+    watcher = WatchBot(
+        fakes[0], fakes[1], tmp_path, {"DATABASE_URL": database_url, "GCORE_OUTAGE_ALERT_AFTER": "1"}
+    )
     try:
         assert "upgrading the database from 0002 to 0003" in watcher.bot.log()
         listing = all_text(watcher.command("watching")["blocks"])
