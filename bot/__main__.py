@@ -21,8 +21,10 @@ from bot.slack.pacing import ChannelRateLimiter
 from bot.slack.web import create_web_app
 from bot.store import DatabaseInUse, migrate
 from bot.store.engine import create_database_engine
+from bot.watch.logs import AlertLogs
 from bot.watch.notifier import Notifier
 from bot.watch.pauses import ChannelPauses
+from bot.watch.placement import Placement
 from bot.watch.transitions import WatchRules
 from bot.watch.watcher import Watcher
 from handlers import create_app
@@ -71,6 +73,13 @@ def start_watching(
         clock=services.clock,
         stuck_after_seconds=settings.stuck_after_seconds,
         pauses=pauses,
+        placement=Placement(
+            services.store,
+            settings.stuck_after_seconds,
+            AlertLogs(services.watch_gcore, settings.alert_log_lines) if settings.alert_log_lines else None,
+            regions=services.regions,
+            portal_url=settings.gcore_portal_url,
+        ),
     )
     interval = timedelta(seconds=settings.watch_interval_seconds)
     watcher = Watcher(

@@ -23,6 +23,8 @@ class ActionId(StrEnum):
     SHARE = "deployment.share"
     DETAILS = "deployment.details"
     OPEN_ADDRESS = "deployment.open_address"
+    # The link to the deployment in Gcore's portal, on cards and alerts (GCORE_PORTAL_URL).
+    OPEN_PORTAL = "deployment.open_portal"
     SHOW_CARD = "deployment.show_card"
     LIST_PREVIOUS = "listing.previous"
     LIST_NEXT = "listing.next"
@@ -33,6 +35,10 @@ class ActionId(StrEnum):
     ALERT_REFRESH = "alert.refresh"
     MUTE_DEPLOYMENT = "mute.deployment"
     UNWATCH_PROJECT = "unwatch.project"
+    # An alert's "Logs" button: the deployment's last log lines, for the clicker alone.
+    SHOW_LOGS = "alert.show_logs"
+    # A "History" button: the deployment's latest episodes, for the clicker alone.
+    SHOW_HISTORY = "deployment.history"
 
 
 class DeploymentRef(BaseModel):
@@ -66,6 +72,8 @@ class ListPage(BaseModel):
 
     project_id: int = Field(gt=0)
     page: int = Field(ge=0)
+    # ``list --problems``: only the deployments that need attention.
+    problems: bool = False
 
 
 def read_value(model: type[ValueT], body: dict[str, Any]) -> ValueT:

@@ -17,7 +17,8 @@ _PROJECT_FLAG = "--project"
 _PROJECT_ASSIGN = "project="
 # Options that take a value, and switches that do not.
 _VALUE_OPTIONS = frozenset({"--only"})
-_SWITCHES = frozenset({"--all", "--flat"})
+PROBLEMS_SWITCH = "--problems"
+_SWITCHES = frozenset({"--all", "--flat", PROBLEMS_SWITCH})
 ONLY_PROBLEMS = "problems"
 # ``--notify`` takes every word up to the next option: mentions as Slack sends them with ``should_escape``
 # (a user ``<@U0ABC|alice>``, a user group ``<!subteam^S0ABC|@oncall>``), kept without their labels.
@@ -175,3 +176,9 @@ def only_problems(command: ParsedCommand) -> bool:
     if only is not None and only != ONLY_PROBLEMS:
         raise BadArgument(ArgumentProblem.ONLY_VALUE, value=only)
     return only == ONLY_PROBLEMS
+
+
+def list_problems_only(command: ParsedCommand) -> bool:
+    """Whether ``list --problems`` (or, as ``watch`` says it, ``list --only problems``) asks for only the
+    deployments that need attention."""
+    return PROBLEMS_SWITCH in command.switches or only_problems(command)

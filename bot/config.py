@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import string
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 GCORE_BASE_URL_DEFAULT = "https://api.gcore.com"
+# What GCORE_PORTAL_URL may name: the deployment's project and name.
+PORTAL_PLACEHOLDERS = ("project_id", "name")
 
 
 class SettingsError(Exception):
@@ -44,12 +48,16 @@ class Settings(DatabaseSettings):
     gcore_api_key: SecretStr
     gcore_base_url: AnyHttpUrl = AnyHttpUrl(GCORE_BASE_URL_DEFAULT)
     gcore_cloud_project_id: int | None = Field(default=None, gt=0)
+    # A link template to a deployment in Gcore's portal, with {project_id} and {name}; unset: no link.
+    gcore_portal_url: str | None = None
     watch_interval_seconds: float = Field(default=30.0, gt=0)
     stuck_after_seconds: int = Field(default=900, gt=0)
     flap_window_seconds: int = Field(default=600, gt=0)
     gcore_outage_alert_after: int = Field(default=3, ge=1)
     gcore_request_deadline_seconds: float = Field(default=15.0, gt=0)
     paused_channel_recheck_seconds: int = Field(default=3600, ge=1)
+    # Log lines a problem alert carries (the Logs button shows more); 0 turns them off.
+    alert_log_lines: int = Field(default=5, ge=0, le=20)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -59,7 +67,9 @@ class Settings(DatabaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("slack_signing_secret", "slack_app_token", "gcore_cloud_project_id", mode="before")
+    @field_validator(
+        "slack_signing_secret", "slack_app_token", "gcore_cloud_project_id", "gcore_portal_url", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -85,6 +95,13 @@ class Settings(DatabaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
+    @field_validator("gcore_portal_url")
+    @classmethod
+    def _portal_url_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_portal_url(value)
+        return value
+
     @model_validator(mode="after")
     def _http_mode_needs_signing_secret(self) -> Settings:
         if self.slack_app_token is None and self.slack_signing_secret is None:
@@ -107,6 +124,27 @@ class Settings(DatabaseSettings):
     def log_level_number(self) -> int:
         """The log level as the logging module's number."""
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def check_portal_url(template: str) -> None:
+    """Raise ``ValueError`` saying what is wrong with a GCORE_PORTAL_URL template: a placeholder other than
+    ``{project_id}`` and ``{name}`` (named, it is not a secret), or not an http(s) URL once filled in."""
+    allowed = " and ".join("{" + name + "}" for name in PORTAL_PLACEHOLDERS)
+    try:
+        fields = [
+            (name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+        ]
+    except ValueError:
+        raise ValueError(f"has an unmatched brace; its only placeholders may be {allowed}") from None
+    for name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name not in PORTAL_PLACEHOLDERS or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"may use only the placeholders {allowed}, not {shown}")
+    filled = urlsplit(template.format(project_id=1, name="name"))
+    if filled.scheme not in ("http", "https") or not filled.netloc:
+        raise ValueError("must be an http(s) URL such as https://portal.example/{project_id}/{name}")
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.gcore.client import GcoreClient, tls_context
+from bot.gcore.regions import RegionNames
 from bot.health import Health
 from bot.slack.api import SlackApi, web_client
 from bot.store import Store
@@ -36,6 +37,8 @@ class Services:
     watch_gcore: GcoreClient
     store: Store
     slack: SlackApi
+    # Region names for cards and alerts, looked up through ``gcore`` and cached.
+    regions: RegionNames
     health: Health = field(default_factory=Health)
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -47,14 +50,16 @@ class Services:
         deadline = settings.gcore_request_deadline_seconds
         tls = tls_context()
         token, slack_url = settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url)
+        gcore = GcoreClient(base_url, key, deadline=deadline, tls=tls)
         return cls(
             settings=settings,
-            gcore=GcoreClient(base_url, key, deadline=deadline, tls=tls),
+            gcore=gcore,
             watch_gcore=GcoreClient(
                 base_url, key, deadline=deadline, max_in_flight=WATCHER_IN_FLIGHT, tls=tls
             ),
             store=store,
             slack=SlackApi(web_client(token, slack_url, for_alerts=False)),
+            regions=RegionNames(gcore),
         )
 
     async def aclose(self) -> None:

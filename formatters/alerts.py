@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.actions import ActionId, DeploymentRef
-from bot.gcore.models import DeploymentStatus
+from bot.gcore.models import DeploymentStatus, LogEntry
 from bot.watch.subscriptions import Subscription
 from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.blocks import Block, Message, actions, button, confirmation, context, section
+from formatters.links import portal_button
+from formatters.logs import log_section
 from formatters.outages import outage_details, outage_headline
 from formatters.pauses import pause_advice, pause_why
+from formatters.regions import NO_REGION_NAMES, region_label
 from formatters.status import STATUS_LOOKS
 from formatters.text import escape_mrkdwn, plural, seconds, slack_date, truncate
 
@@ -87,11 +90,11 @@ def alert_details(t: Transition) -> list[str]:
     return lines
 
 
-def _errors(snapshot: Snapshot | None) -> str | None:
+def _errors(snapshot: Snapshot | None, regions: Mapping[int, str]) -> str | None:
     if snapshot is None or not snapshot.errors:
         return None
     lines = [
-        f"⚠️ *Region {region}:* {escape_mrkdwn(truncate(message, ALERT_ERROR_CHARS))}"
+        f"⚠️ *{region_label(region, regions)}:* {escape_mrkdwn(truncate(message, ALERT_ERROR_CHARS))}"
         for region, message in snapshot.errors[:ALERT_ERRORS_SHOWN]
     ]
     if len(snapshot.errors) > ALERT_ERRORS_SHOWN:
@@ -106,18 +109,26 @@ def render_alert(
     as_parent: bool = False,
     with_buttons: bool = True,
     mentions: Sequence[str] = (),
+    logs: Sequence[LogEntry] = (),
+    regions: Mapping[int, str] = NO_REGION_NAMES,
+    portal_url: str | None = None,
 ) -> Message:
     """The alert for one transition.
 
     ``as_parent`` renders the episode's first message as updated in place: the latest transition, with a
-    pointer to the thread below.
+    pointer to the thread below. ``logs``, newest first as Gcore answers them, are shown below the errors.
+    ``regions`` names regions by id (a missing one shows its id); ``portal_url``, the ``GCORE_PORTAL_URL``
+    template, adds an Open in Gcore link to the buttons.
     """
     headline = _headline(t, stuck_after_seconds)
     body = [headline, *alert_details(t)]
     blocks: list[Block] = [section("\n".join(body))]
-    errors = _errors(t.snapshot)
+    errors = _errors(t.snapshot, regions)
     if errors and t.kind is not AlertKind.DELETED:
         blocks.append(section(errors))
+    shown_logs = log_section(logs, regions)
+    if shown_logs is not None:
+        blocks.append(shown_logs)
     facts = []
     if t.name:
         facts.append(f"Project {t.project_id}")
@@ -136,7 +147,7 @@ def render_alert(
     if mentions:
         blocks.append(context(cc(mentions)))
     if with_buttons and t.name and t.kind is not AlertKind.DELETED:
-        blocks.append(alert_buttons(DeploymentRef(project_id=t.project_id, name=t.name)))
+        blocks.append(alert_buttons(DeploymentRef(project_id=t.project_id, name=t.name), portal_url))
     text = _fallback(t, headline)
     return Message(text=f"{text} {cc(mentions)}" if mentions else text, blocks=blocks)
 
@@ -146,19 +157,24 @@ def cc(mentions: Sequence[str]) -> str:
     return "cc " + " ".join(mentions)
 
 
-def alert_buttons(ref: DeploymentRef) -> Block:
-    """An alert's buttons: the clicker's own fresh card, and Unwatch behind a confirmation."""
+def alert_buttons(ref: DeploymentRef, portal_url: str | None = None) -> Block:
+    """An alert's buttons: the clicker's own fresh card and last log lines, and Unwatch behind a
+    confirmation; with the ``GCORE_PORTAL_URL`` template, a link to the deployment in Gcore."""
     value = ref.model_dump_json()
-    return actions(
-        "alert_actions",
+    elements = [
         button("Card", ActionId.ALERT_REFRESH, value=value),
+        button("Logs", ActionId.SHOW_LOGS, value=value),
         button(
             "Unwatch",
             ActionId.UNWATCH_DEPLOYMENT,
             value=value,
             confirm=unwatch_confirmation(ref.name, ref.project_id),
         ),
-    )
+    ]
+    portal = portal_button(portal_url, ref.project_id, ref.name)
+    if portal is not None:
+        elements.append(portal)
+    return actions("alert_actions", *elements)
 
 
 def unwatch_confirmation(name: str | None, project_id: int) -> dict[str, object]:
@@ -182,9 +198,12 @@ def _targets(subscriptions: list[Subscription]) -> str:
     )
 
 
-def render_compact_alert(t: Transition, *, stuck_after_seconds: int) -> Message:
+def render_compact_alert(
+    t: Transition, *, stuck_after_seconds: int, regions: Mapping[int, str] = NO_REGION_NAMES
+) -> Message:
     """The alert cut to what must not be lost, for when Slack refuses the full one (``msg_too_long``):
-    the deployment, the transition and when; no details, errors or buttons."""
+    the deployment, the transition and when; no details, errors or buttons. ``regions`` is taken as every
+    rendering takes it; what the compact alert keeps names no region today."""
     headline = _headline(t, stuck_after_seconds)
     facts = [f"Project {t.project_id}"] if t.name else []
     facts.append(slack_date(t.at))

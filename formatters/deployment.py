@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.actions import ActionId, CardRef, DeploymentRef
-from bot.gcore.models import Container, Deployment, ScaleTriggers
+from bot.gcore.models import Deployment, DeploymentStatus
 from formatters.alerts import unwatch_confirmation
 from formatters.blocks import (
     Block,
     Message,
     actions,
-    blocks_text_length,
     button,
     context,
     divider,
@@ -25,16 +23,12 @@ from formatters.blocks import (
     plain_text,
     section,
 )
+from formatters.containers import container_sections, region_summary
 from formatters.flavor import describe_flavor
-from formatters.limits import (
-    MAX_BLOCKS_PER_MESSAGE,
-    MAX_BLOCKS_PER_VIEW,
-    MAX_BUTTON_URL,
-    MAX_SECTION_TEXT,
-    MAX_VIEW_TITLE,
-    MESSAGE_BLOCKS_TEXT_BUDGET,
-)
-from formatters.probes import probe_details, probe_summary, probes
+from formatters.limits import MAX_BLOCKS_PER_VIEW, MAX_SECTION_TEXT, MAX_VIEW_TITLE
+from formatters.links import portal_button, safe_url
+from formatters.probes import merged_probe_summaries, probe_details, probes
+from formatters.regions import NO_REGION_NAMES, region_label
 from formatters.status import status_label, status_look
 from formatters.text import (
     MASK,
@@ -43,21 +37,20 @@ from formatters.text import (
     parse_timestamp,
     plain,
     plural,
-    progress_bar,
     seconds,
     slack_date,
     truncate,
 )
 
 # How much of each long value the card shows; the details modal shows more.
-CARD_DESCRIPTION_CHARS = 500
+CARD_DESCRIPTION_CHARS = 300
+CARD_DESCRIPTION_LINES = 3
 CARD_FIELD_CHARS = 300
-CARD_ERROR_CHARS = 300
-CARD_ERRORS_SHOWN = 5
+CARD_STATUS_CHARS = 40
 DETAILS_VALUE_CHARS = 1500
 DETAILS_ENV_SHOWN = 40
-# Room kept for the "and N more" line and the blocks after the containers.
-_CONTAINER_RESERVE_CHARS = 400
+# A deployment being stopped or deleted serves no requests: its address gets no Open button.
+_NOT_SERVING = frozenset({DeploymentStatus.DISABLED, DeploymentStatus.DELETING})
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -68,49 +61,42 @@ def render_deployment_card(
     shared_by: str | None = None,
     in_channel: bool = False,
     watching: bool | None = None,
+    regions: Mapping[int, str] = NO_REGION_NAMES,
+    since: datetime | None = None,
+    portal_url: str | None = None,
 ) -> Message:
-    """The status card: what a person needs to know about a deployment at a glance.
+    """The status card, to be read in two seconds: the status, then what needs attention, then the rest.
 
     ``shared_by`` is the Slack user who shared the card in the channel. A card that is neither shared nor
     otherwise ``in_channel`` (a refreshed alert) is ephemeral and offers the Share button. ``watching`` says
-    whether the channel watches the deployment (None: unknown, no Watch button).
+    whether the channel watches the deployment (None: unknown, no Watch button). ``regions`` names regions
+    by id (a missing one shows its id); ``since`` is when the deployment took its status, when known;
+    ``portal_url`` is the ``GCORE_PORTAL_URL`` template, for an Open in Gcore button.
     """
     in_channel = in_channel or shared_by is not None
     look = status_look(deployment)
     blocks: list[Block] = [
         header(f"{look.emoji} {plain(deployment.name)}"),
-        section(_summary(deployment)),
-    ]
-    address = _address_block(deployment)
-    if address is not None:
-        blocks.append(address)
-    errors = _errors_section(deployment)
-    if errors is not None:
-        blocks.append(errors)
-    blocks.append(fields_section(truncate(text, CARD_FIELD_CHARS) for text in _card_fields(deployment)))
-
-    closing = [
+        section(_summary(deployment, since)),
+        section(region_summary(deployment.containers, regions, deployment.state)),
+        _address_block(deployment),
+        fields_section(truncate(text, CARD_FIELD_CHARS) for text in _card_fields(deployment, regions)),
         _footer(deployment, now, shared_by),
-        _card_actions(deployment, shared_by, in_channel, watching),
+        _card_actions(deployment, shared_by, in_channel, watching, portal_url),
     ]
-    room = MESSAGE_BLOCKS_TEXT_BUDGET - blocks_text_length(blocks + closing) - _CONTAINER_RESERVE_CHARS
-    blocks.extend(
-        _container_sections(
-            deployment.containers,
-            max_chars=room,
-            max_blocks=MAX_BLOCKS_PER_MESSAGE - len(blocks) - len(closing),
-        )
-    )
-    blocks.extend(closing)
     return Message(text=_fallback_text(deployment), blocks=blocks)
 
 
-def render_deployment_details(deployment: Deployment) -> dict[str, Any]:
+def render_deployment_details(
+    deployment: Deployment, regions: Mapping[int, str] = NO_REGION_NAMES
+) -> dict[str, Any]:
     """A modal view with everything the card leaves out; secrets stay masked here too."""
     blocks: list[Block] = [header(f"{status_look(deployment).emoji} {plain(deployment.name)}")]
     if deployment.description:
         blocks.append(section("*Description*\n" + escape_mrkdwn(deployment.description)))
-    blocks.append(fields_section(truncate(text, DETAILS_VALUE_CHARS) for text in _detail_fields(deployment)))
+    blocks.append(
+        fields_section(truncate(text, DETAILS_VALUE_CHARS) for text in _detail_fields(deployment, regions))
+    )
     blocks.append(section(_environment_text(deployment)))
     blocks.append(divider())
     blocks.append(section("*Probes*"))
@@ -118,11 +104,11 @@ def render_deployment_details(deployment: Deployment) -> dict[str, Any]:
     blocks.append(divider())
     closing = [context(f"Project {deployment.project_id} · secret values are never shown")]
     blocks.extend(
-        _container_sections(
+        container_sections(
             deployment.containers,
+            regions,
             max_chars=10 * MAX_SECTION_TEXT,
             max_blocks=MAX_BLOCKS_PER_VIEW - len(blocks) - len(closing),
-            with_errors=True,
         )
     )
     blocks.extend(closing)
@@ -157,46 +143,28 @@ def _fallback_text(deployment: Deployment) -> str:
     )
 
 
-def _summary(deployment: Deployment) -> str:
+def _summary(deployment: Deployment, since: datetime | None) -> str:
+    """The first line a person reads: the status in words and as Gcore names it, ready replicas, since
+    when; then what the status means, and the description in short."""
     look = status_look(deployment)
-    lines = [
-        f"*{status_label(deployment)}* · {deployment.ready_replicas}/{deployment.total_replicas} replicas ready",
-        look.meaning,
-    ]
+    raw = escape_mrkdwn(truncate(deployment.status, CARD_STATUS_CHARS))
+    first = f"*{look.label}* · {raw} · {deployment.ready_replicas}/{deployment.total_replicas} replicas ready"
+    if since is not None:
+        first += " · since " + slack_date(since)
+    lines = [first, look.meaning]
     if deployment.description:
         description = truncate(deployment.description.strip(), CARD_DESCRIPTION_CHARS)
-        lines.extend("> " + escape_mrkdwn(line) for line in description.splitlines()[:6])
+        shown = [line for line in description.splitlines() if line.strip()][:CARD_DESCRIPTION_LINES]
+        lines.extend("> " + escape_mrkdwn(line) for line in shown)
     return "\n".join(lines)
 
 
-def safe_url(address: str | None) -> str | None:
-    """The address when Slack will accept it as a button URL (an invalid one fails the whole message)."""
-    if not address or len(address) > MAX_BUTTON_URL or any(ch.isspace() for ch in address):
-        return None
-    parts = urlsplit(address)
-    return address if parts.scheme in ("http", "https") and parts.netloc else None
-
-
-def _address_block(deployment: Deployment) -> Block | None:
+def _address_block(deployment: Deployment) -> Block:
     if not deployment.address:
-        return section("*Address*\n_not assigned yet_")
-    url = safe_url(deployment.address)
+        return section("*Address:* _not assigned yet_")
+    url = safe_url(deployment.address) if deployment.state not in _NOT_SERVING else None
     accessory = button("Open ↗", ActionId.OPEN_ADDRESS, url=url) if url else None
-    return section("*Address*\n" + code(truncate(deployment.address, CARD_FIELD_CHARS)), accessory)
-
-
-def _errors_section(deployment: Deployment) -> Block | None:
-    failing = [c for c in deployment.containers if c.error_message]
-    if not failing:
-        return None
-    lines = [f"⚠️ *{plural(len(failing), 'container')} reporting an error*"]
-    lines.extend(
-        f"• *Region {c.region_id}:* {escape_mrkdwn(truncate(c.error_message or '', CARD_ERROR_CHARS))}"
-        for c in failing[:CARD_ERRORS_SHOWN]
-    )
-    if len(failing) > CARD_ERRORS_SHOWN:
-        lines.append(f"…and {len(failing) - CARD_ERRORS_SHOWN} more in *View details*")
-    return section("\n".join(lines))
+    return section("*Address:* " + code(truncate(deployment.address, CARD_FIELD_CHARS)), accessory)
 
 
 def flavor_text(flavor_name: str | None) -> str:
@@ -218,7 +186,7 @@ def _created_text(deployment: Deployment) -> str:
     return slack_date(created) if created else "_unknown_"
 
 
-def _logging_text(deployment: Deployment) -> str:
+def _logging_text(deployment: Deployment, regions: Mapping[int, str]) -> str:
     config = deployment.logging
     if config is None or not config.enabled:
         return "Off"
@@ -228,7 +196,7 @@ def _logging_text(deployment: Deployment) -> str:
     if config.topic_name:
         parts.append("topic " + code(config.topic_name))
     if config.destination_region_id is not None:
-        parts.append(f"region {config.destination_region_id}")
+        parts.append("to " + region_label(config.destination_region_id, regions, lower=True))
     return " · ".join(parts)
 
 
@@ -246,23 +214,23 @@ def _auth_text(deployment: Deployment) -> str:
     return "🔓 Off: anyone with the address can call it"
 
 
-def _card_fields(deployment: Deployment) -> list[str]:
-    port = str(deployment.listening_port) if deployment.listening_port is not None else "_unknown_"
+def _card_fields(deployment: Deployment, regions: Mapping[int, str]) -> list[str]:
+    image = code(deployment.image) if deployment.image else "_unknown_"
+    if deployment.listening_port is not None:
+        image += f" · port {deployment.listening_port}"
+    flavor = describe_flavor(deployment.flavor_name or "") or flavor_text(deployment.flavor_name)
     return [
-        "*Flavor*\n" + flavor_text(deployment.flavor_name),
-        "*Image*\n" + (code(deployment.image) if deployment.image else "_unknown_"),
+        "*Flavor*\n" + flavor,
+        "*Image*\n" + image,
         "*Command*\n" + _command_text(deployment.command),
-        "*Port*\n" + port,
         "*Auth*\n" + _auth_text(deployment),
         "*Idle scale-down*\n" + _idle_text(deployment.timeout),
-        "*Created*\n" + _created_text(deployment),
-        "*Logging*\n" + _logging_text(deployment),
-        "*Probes*\n" + "\n".join(f"{label}: {probe_summary(config)}" for label, config in probes(deployment)),
-        f"*Project*\n{deployment.project_id}",
+        "*Logging*\n" + _logging_text(deployment, regions),
+        "*Probes*\n" + "\n".join(merged_probe_summaries(deployment)),
     ]
 
 
-def _detail_fields(deployment: Deployment) -> list[str]:
+def _detail_fields(deployment: Deployment, regions: Mapping[int, str]) -> list[str]:
     buffering = "—"
     if deployment.ingress_opts and deployment.ingress_opts.disable_response_buffering is not None:
         buffering = "Off" if deployment.ingress_opts.disable_response_buffering else "On"
@@ -275,7 +243,7 @@ def _detail_fields(deployment: Deployment) -> list[str]:
         "*Flavor*\n" + flavor_text(deployment.flavor_name),
         "*Response buffering*\n" + buffering,
         "*API keys*\n" + (plural(len(deployment.api_keys), "key") if deployment.api_keys else "none listed"),
-        "*Logging*\n" + _logging_text(deployment),
+        "*Logging*\n" + _logging_text(deployment, regions),
         "*Created*\n" + _created_text(deployment),
         "*Idle scale-down*\n" + _idle_text(deployment.timeout),
     ]
@@ -293,84 +261,23 @@ def _environment_text(deployment: Deployment) -> str:
     return "\n".join(lines)
 
 
-def _triggers_text(triggers: ScaleTriggers) -> str:
-    parts = []
-    if triggers.cpu:
-        parts.append(f"CPU ≥ {triggers.cpu.threshold}%")
-    if triggers.memory:
-        parts.append(f"memory ≥ {triggers.memory.threshold}%")
-    if triggers.gpu_utilization:
-        parts.append(f"GPU util ≥ {triggers.gpu_utilization.threshold}%")
-    if triggers.gpu_memory:
-        parts.append(f"GPU memory ≥ {triggers.gpu_memory.threshold}%")
-    if triggers.http:
-        parts.append(f"HTTP ≥ {triggers.http.rate} req per {seconds(triggers.http.window)}")
-    if triggers.sqs:
-        length = triggers.sqs.queue_length
-        parts.append(f"SQS queue ≥ {length}" if length is not None else "SQS queue")
-    return ", ".join(parts)
-
-
-def container_line(container: Container, *, with_error: bool = False) -> str:
-    """One container (one region) on one line: readiness bar, scale bounds, triggers."""
-    ready, total = container.deploy_status.ready, container.deploy_status.total
-    scale = container.scale
-    parts = [
-        f"*Region {container.region_id}*  `{progress_bar(ready, total)}` {ready}/{total} ready",
-        f"scale {scale.min}–{scale.max}",
-    ]
-    if scale.cooldown_period is not None:
-        parts.append(f"cooldown {seconds(scale.cooldown_period)}")
-    triggers = _triggers_text(scale.triggers)
-    if triggers:
-        parts.append("on " + triggers)
-    line = " · ".join(parts)
-    if with_error and container.error_message:
-        line += "\n   ⚠️ " + escape_mrkdwn(truncate(container.error_message, CARD_ERROR_CHARS))
-    return line
-
-
-def _container_sections(
-    containers: Iterable[Container], *, max_chars: int, max_blocks: int, with_errors: bool = False
-) -> list[Block]:
-    """Containers packed into as few sections as fit, cut with a visible "and N more" when over budget."""
-    containers = list(containers)
-    title = f"*Containers* · {plural(len(containers), 'region')}"
-    if not containers:
-        return [section(title + "\n_none yet_")]
-    chunks: list[str] = [title]
-    used = len(title)
-    shown = 0
-    for container in containers:
-        line = container_line(container, with_error=with_errors)
-        over_budget = used + len(line) + 1 > max_chars
-        new_block = len(chunks[-1]) + len(line) + 1 > MAX_SECTION_TEXT
-        if over_budget or (new_block and len(chunks) + 1 > max_blocks - 1):
-            break
-        if new_block:
-            chunks.append(line)
-        else:
-            chunks[-1] += "\n" + line
-        used += len(line) + 1
-        shown += 1
-    blocks = [section(chunk) for chunk in chunks]
-    if shown < len(containers):
-        blocks.append(context(f"…and {len(containers) - shown} more regions, listed in *View details*"))
-    return blocks
-
-
 def _footer(deployment: Deployment, now: datetime, shared_by: str | None) -> Block:
-    parts = [
-        f"Project {deployment.project_id}",
-        "Updated " + slack_date(now, "{date_short_pretty} at {time_secs}"),
-    ]
+    parts = [f"Project {deployment.project_id}"]
+    created = parse_timestamp(deployment.created_at)
+    if created is not None:
+        parts.append("created " + slack_date(created, "{date_short_pretty}"))
+    parts.append("updated " + slack_date(now, "{date_short_pretty} at {time_secs}"))
     if shared_by and _SLACK_USER_ID.match(shared_by):
         parts.append(f"shared by <@{shared_by}>")
     return context(" · ".join(parts))
 
 
 def _card_actions(
-    deployment: Deployment, shared_by: str | None, in_channel: bool, watching: bool | None
+    deployment: Deployment,
+    shared_by: str | None,
+    in_channel: bool,
+    watching: bool | None,
+    portal_url: str | None,
 ) -> Block:
     ref = CardRef(
         project_id=deployment.project_id, name=deployment.name, shared_by=shared_by, in_channel=in_channel
@@ -381,6 +288,8 @@ def _card_actions(
         elements.append(button("Share in channel", ActionId.SHARE, value=value))
     elements.append(button("View details", ActionId.DETAILS, value=value))
     plain_ref = DeploymentRef(project_id=deployment.project_id, name=deployment.name).model_dump_json()
+    elements.append(button("Logs", ActionId.SHOW_LOGS, value=plain_ref))
+    elements.append(button("History", ActionId.SHOW_HISTORY, value=plain_ref))
     if watching is True:
         elements.append(
             button(
@@ -392,4 +301,7 @@ def _card_actions(
         )
     elif watching is False:
         elements.append(button("Watch in this channel", ActionId.WATCH_DEPLOYMENT, value=plain_ref))
+    portal = portal_button(portal_url, deployment.project_id, deployment.name)
+    if portal is not None:
+        elements.append(portal)
     return actions("deployment_actions", *elements)

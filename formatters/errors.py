@@ -21,6 +21,7 @@ USAGE = {
     "status": f"`{COMMAND} status my-instance`",
     "watch": f"`{COMMAND} watch my-instance` (or `--all`)",
     "unwatch": f"`{COMMAND} unwatch my-instance` (or `--all`)",
+    "history": f"`{COMMAND} history my-instance`",
 }
 NEEDS_VALUE_EXAMPLES = {
     "--project": "`--project 42`",

@@ -10,12 +10,15 @@ def render_help(command: str, default_project: int | None, *, unknown: str | Non
     """Usage of every subcommand; ``unknown`` is what the person typed that the bot did not understand."""
     lines = [
         f"`{command} status &lt;name&gt;` · a deployment's card: status, replicas, flavor, address, probes",
-        f"`{command} list` · every deployment of the project, with its status",
+        f"`{command} list` · every deployment of the project, with its status, those that need attention "
+        "first (`--problems` for only those)",
         f"`{command} watch &lt;name&gt;` · alert this channel on each status change (`--all` for every "
         "deployment, `--only problems`, `--flat` for no threads, `--notify @who` to mention owners on "
         "problems, `--notify none` to stop)",
         f"`{command} unwatch &lt;name&gt;` (or `--all`) · stop those alerts",
         f"`{command} watching` · what this channel watches",
+        f"`{command} history &lt;name&gt;` · a deployment's last 20 rollouts and incidents, newest first: "
+        "their steps, how long each took and how it ended",
         f"`{command} help` · this message",
     ]
     project = (

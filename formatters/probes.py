@@ -45,6 +45,18 @@ def probe_summary(config: ProbeConfig | None) -> str:
     return how
 
 
+def merged_probe_summaries(deployment: Deployment) -> list[str]:
+    """The card's probe lines, probes that read the same sharing one: ``Startup, readiness, liveness: off``."""
+    merged: dict[str, list[str]] = {}
+    for label, config in probes(deployment):
+        merged.setdefault(probe_summary(config), []).append(label)
+    lines = []
+    for summary, labels in merged.items():
+        named = ", ".join([labels[0], *(label.lower() for label in labels[1:])])
+        lines.append(f"{named}: {summary}")
+    return lines
+
+
 def probe_details(label: str, config: ProbeConfig | None) -> str:
     """Everything about one probe for the details modal; header values masked."""
     if config is None or not config.enabled:

@@ -8,7 +8,7 @@ the latest ones stay, with a count of those only the thread holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.actions import DeploymentRef
 from bot.gcore.models import DeploymentStatus
@@ -17,6 +17,7 @@ from bot.watch.transitions import AlertKind, Transition
 from formatters.alerts import alert_buttons, alert_details, cc, status_words
 from formatters.blocks import Block, Message, context, section
 from formatters.limits import MAX_SECTION_TEXT
+from formatters.regions import NO_REGION_NAMES, region_label
 from formatters.text import duration_words, escape_mrkdwn, plural, seconds, slack_date, truncate
 
 MAX_STEPS_SHOWN = 12
@@ -44,17 +45,25 @@ def _current(last: Transition) -> str:
     return f"{mark}{name} is {status_words(last.new_status)}{ready}"
 
 
-def _short_error(step: Transition) -> str:
+def _short_error(step: Transition, regions: Mapping[int, str]) -> str:
     if step.snapshot is None or not step.snapshot.errors:
         return ""
     region, message = step.snapshot.errors[0]
     more = len(step.snapshot.errors) - 1
     extra = f" (+{plural(more, 'region')})" if more else ""
-    return f" · ⚠️ {escape_mrkdwn(truncate(message, STEP_ERROR_CHARS))} (region {region}){extra}"
+    where = region_label(region, regions, lower=True)
+    return f" · ⚠️ {escape_mrkdwn(truncate(message, STEP_ERROR_CHARS))} ({where}){extra}"
 
 
-def step_line(step: Transition, stuck_after_seconds: int, *, with_error: bool = True) -> str:
-    """One step of a timeline: its time, what happened, replicas and the first container error."""
+def step_line(
+    step: Transition,
+    stuck_after_seconds: int,
+    *,
+    with_error: bool = True,
+    regions: Mapping[int, str] = NO_REGION_NAMES,
+) -> str:
+    """One step of a timeline: its time, what happened, replicas and the first container error (where,
+    by ``regions``' name, else the region's id)."""
     snapshot = step.snapshot
     replicas = f" · {snapshot.ready}/{snapshot.total} ready" if snapshot else ""
     kind = step.kind
@@ -75,7 +84,7 @@ def step_line(step: Transition, stuck_after_seconds: int, *, with_error: bool = 
     else:
         what = f"✅ stable again: {status_words(step.new_status)}"
     offline = " · happened while the bot was offline" if step.offline else ""
-    error = _short_error(step) if with_error else ""
+    error = _short_error(step, regions) if with_error else ""
     return f"{slack_date(step.at, _TIME)}  {what}{replicas}{error}{offline}"
 
 
@@ -121,14 +130,17 @@ def render_timeline(
     mentions: Sequence[str] = (),
     with_buttons: bool = True,
     compact: bool = False,
+    regions: Mapping[int, str] = NO_REGION_NAMES,
+    portal_url: str | None = None,
 ) -> Message:
     """The episode's top-level message for the steps a channel was sent, oldest first (at least one).
 
     ``compact`` (for when Slack refuses the full one) keeps the first and the latest step, without errors.
+    ``regions`` names regions by id; ``portal_url`` (the ``GCORE_PORTAL_URL`` template) adds Open in Gcore.
     """
     first, last = story[0], story[-1]
     headline = _current(last)
-    lines = [step_line(step, stuck_after_seconds, with_error=not compact) for step in story]
+    lines = [step_line(step, stuck_after_seconds, with_error=not compact, regions=regions) for step in story]
     blocks: list[Block] = [section(headline), section(_fitted(lines, 2 if compact else MAX_STEPS_SHOWN))]
     if last.kind is AlertKind.DELETED:
         blocks.append(section("\n".join(alert_details(last))))
@@ -137,13 +149,16 @@ def render_timeline(
     if mentions:
         blocks.append(context(cc(mentions)))
     if with_buttons:
-        blocks.append(alert_buttons(DeploymentRef(project_id=last.project_id, name=last.name)))
+        blocks.append(alert_buttons(DeploymentRef(project_id=last.project_id, name=last.name), portal_url))
     text = f"{headline.replace('*', '')} (project {last.project_id}) · {outcome(story)}"
     return Message(text=f"{text} {cc(mentions)}" if mentions else text, blocks=blocks)
 
 
-def render_sleep_digest(story: Sequence[Transition], *, with_buttons: bool = True) -> Message:
-    """The day's one message about a deployment scaling to zero and waking: how often, and now."""
+def render_sleep_digest(
+    story: Sequence[Transition], *, with_buttons: bool = True, portal_url: str | None = None
+) -> Message:
+    """The day's one message about a deployment scaling to zero and waking: how often, and now;
+    ``portal_url`` (the ``GCORE_PORTAL_URL`` template) adds Open in Gcore to its buttons."""
     last = story[-1]
     name = f"*{escape_mrkdwn(last.name)}*"
     slept = sum(1 for step in story if _state(step) is DeploymentStatus.PENDING)
@@ -158,5 +173,5 @@ def render_sleep_digest(story: Sequence[Transition], *, with_buttons: bool = Tru
     ]
     blocks: list[Block] = [section(headline), context(" · ".join(facts))]
     if with_buttons:
-        blocks.append(alert_buttons(DeploymentRef(project_id=last.project_id, name=last.name)))
+        blocks.append(alert_buttons(DeploymentRef(project_id=last.project_id, name=last.name), portal_url))
     return Message(text=f"{headline.replace('*', '')} (project {last.project_id})", blocks=blocks)

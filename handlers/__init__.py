@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings
 from bot.services import Services
-from handlers import commands, deployment_actions, errors, listing, watching
+from handlers import commands, deployment_actions, errors, history, listing, logs, watching
 
 
 def create_app(settings: Settings, services: Services) -> AsyncApp:
@@ -24,6 +24,6 @@ def create_app(settings: Settings, services: Services) -> AsyncApp:
         # An explicit base logger, so Bolt's loggers follow our levels instead of copying the root's.
         logger=logging.getLogger("slack_bolt.app"),
     )
-    for listeners in (errors, commands, deployment_actions, listing, watching):
+    for listeners in (errors, commands, deployment_actions, history, listing, logs, watching):
         listeners.register(app, services)
     return app

@@ -16,17 +16,20 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.commands import (
     ParsedCommand,
     deployment_name_arg,
+    list_problems_only,
     only_problems,
     parse_command,
     resolve_project,
     subscription_target,
 )
-from bot.operations.cards import deployment_for_card
+from bot.operations.cards import deployment_for_card, with_region_names
+from bot.operations.history import deployment_history
 from bot.operations.watching import subscribe, unsubscribe
 from bot.services import Services
 from formatters.deployment import render_deployment_card
 from formatters.errors import COMMAND
 from formatters.help import render_help
+from formatters.history import render_history
 from formatters.listing import render_deployment_list
 from formatters.subscriptions import render_watching, unwatch_reply, watch_replies
 from handlers.errors import replies_on_error
@@ -51,16 +54,27 @@ async def status(call: Invocation) -> None:
     """``status NAME``: the deployment's card, to the asker."""
     name = deployment_name_arg(call.parsed)
     project_id = call.project()
-    deployment, watching = await deployment_for_card(call.services, call.channel_id, project_id, name)
-    card = render_deployment_card(deployment, call.services.clock(), watching=watching)
+    found = await deployment_for_card(call.services, call.channel_id, project_id, name)
+    card = render_deployment_card(
+        found.deployment,
+        call.services.clock(),
+        watching=found.watching,
+        regions=found.regions,
+        portal_url=call.services.settings.gcore_portal_url,
+    )
     await call.respond(**card.as_kwargs(), response_type="ephemeral")
 
 
 async def list_deployments(call: Invocation) -> None:
-    """``list``: the project's deployments, a page at a time."""
+    """``list [--problems]``: the project's deployments, problems first (or only), a page at a time."""
     project_id = call.project()
-    deployments = await call.services.gcore.list_deployments(project_id)
-    listing = render_deployment_list(deployments, project_id, 0, call.services.clock())
+    problems_only = list_problems_only(call.parsed)
+    deployments, regions = await with_region_names(
+        call.services, call.services.gcore.list_deployments(project_id)
+    )
+    listing = render_deployment_list(
+        deployments, project_id, 0, call.services.clock(), problems_only=problems_only, regions=regions
+    )
     await call.respond(**listing.as_kwargs(), response_type="ephemeral")
 
 
@@ -100,12 +114,22 @@ async def watching(call: Invocation) -> None:
     await call.respond(**render_watching(subscriptions).as_kwargs(), response_type="ephemeral")
 
 
+async def history(call: Invocation) -> None:
+    """``history NAME``: the deployment's latest episodes as the watcher recorded them, to the asker."""
+    name = deployment_name_arg(call.parsed)
+    found, watched = await deployment_history(call.services, call.channel_id, call.project(), name)
+    stuck_after = call.services.settings.stuck_after_seconds
+    message = render_history(found, watched=watched, stuck_after_seconds=stuck_after)
+    await call.respond(**message.as_kwargs(), response_type="ephemeral")
+
+
 VERBS: dict[str, Callable[[Invocation], Awaitable[None]]] = {
     "status": status,
     "list": list_deployments,
     "watch": watch,
     "unwatch": unwatch,
     "watching": watching,
+    "history": history,
 }
 
 

@@ -1,4 +1,5 @@
-"""The deployment card's buttons: Refresh, Share in channel, View details, Open, and a list row's Status."""
+"""The deployment card's buttons: Refresh, Share in channel, View details, Open, Open in Gcore, and a list
+row's Status."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.actions import ActionId, CardRef, DeploymentRef, read_value
 from bot.errors import UserFacingError
-from bot.operations.cards import deployment_for_card
+from bot.operations.cards import deployment_for_card, with_region_names
 from bot.services import Services
 from formatters.blocks import Message
 from formatters.deployment import (
@@ -31,9 +32,15 @@ async def _card(
     shared_by: str | None = None,
     in_channel: bool = False,
 ) -> Message:
-    deployment, watching = await deployment_for_card(services, channel_id, ref.project_id, ref.name)
+    found = await deployment_for_card(services, channel_id, ref.project_id, ref.name)
     return render_deployment_card(
-        deployment, services.clock(), shared_by=shared_by, in_channel=in_channel, watching=watching
+        found.deployment,
+        services.clock(),
+        shared_by=shared_by,
+        in_channel=in_channel,
+        watching=found.watching,
+        regions=found.regions,
+        portal_url=services.settings.gcore_portal_url,
     )
 
 
@@ -71,8 +78,10 @@ def register(app: AsyncApp, services: Services) -> None:
             "views_open", trigger_id=body["trigger_id"], view=render_details_loading(ref)
         )
         try:
-            deployment = await services.gcore.get_deployment(ref.project_id, ref.name)
-            view = render_deployment_details(deployment)
+            deployment, regions = await with_region_names(
+                services, services.gcore.get_deployment(ref.project_id, ref.name)
+            )
+            view = render_deployment_details(deployment, regions)
         except UserFacingError as error:
             view = render_details_error(error_sentence(error))
         await slack.call("views_update", view_id=opened["view"]["id"], view=view)
@@ -86,6 +95,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)
 
     @app.action(ActionId.OPEN_ADDRESS)
-    async def on_open_address(ack: AsyncAck) -> None:
+    @app.action(ActionId.OPEN_PORTAL)
+    async def on_open_link(ack: AsyncAck) -> None:
         # A link button opens the browser by itself; Slack still expects the action acknowledged.
         await ack()

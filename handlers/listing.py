@@ -9,6 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.actions import ActionId, ListPage, read_value
+from bot.operations.cards import with_region_names
 from bot.services import Services
 from formatters.listing import render_deployment_list
 from handlers.errors import replies_on_error
@@ -21,8 +22,17 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_page(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         page = read_value(ListPage, body)
-        deployments = await services.gcore.list_deployments(page.project_id)
-        listing = render_deployment_list(deployments, page.project_id, page.page, services.clock())
+        deployments, regions = await with_region_names(
+            services, services.gcore.list_deployments(page.project_id)
+        )
+        listing = render_deployment_list(
+            deployments,
+            page.project_id,
+            page.page,
+            services.clock(),
+            problems_only=page.problems,
+            regions=regions,
+        )
         await respond(**listing.as_kwargs(), replace_original=True)
 
     app.action(ActionId.LIST_PREVIOUS)(on_page)

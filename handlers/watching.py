@@ -10,7 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.actions import ActionId, DeploymentRef, SubscriptionRef, read_value
-from bot.operations.cards import deployment_for_card
+from bot.operations.cards import deployment_for_card, with_region_names
 from bot.operations.watching import subscribe, unsubscribe
 from bot.services import Services
 from bot.watch.subscriptions import ALL_DEPLOYMENTS
@@ -29,18 +29,27 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         ref = read_value(DeploymentRef, body)
         user_id = body["user"]["id"]
-        done = await subscribe(
+        done, regions = await with_region_names(
             services,
-            services.slack,
-            channel_id=body["channel"]["id"],
-            user_id=user_id,
-            project_id=ref.project_id,
-            target=ref.name,
-            only_problems=False,
-            flat=False,
+            subscribe(
+                services,
+                services.slack,
+                channel_id=body["channel"]["id"],
+                user_id=user_id,
+                project_id=ref.project_id,
+                target=ref.name,
+                only_problems=False,
+                flat=False,
+            ),
         )
         if done.deployment is not None:
-            card = render_deployment_card(done.deployment, services.clock(), watching=True)
+            card = render_deployment_card(
+                done.deployment,
+                services.clock(),
+                watching=True,
+                regions=regions,
+                portal_url=services.settings.gcore_portal_url,
+            )
             await respond(**card.as_kwargs(), replace_original=True)
         for reply in watch_replies(done.subscription, done.outcome, user_id):
             await respond(**reply)
@@ -107,8 +116,12 @@ def register(app: AsyncApp, services: Services) -> None:
         # The clicker's own card, ephemeral: the channel's alert stays as it is for everyone else.
         await ack()
         ref = read_value(DeploymentRef, body)
-        deployment, watching = await deployment_for_card(
-            services, body["channel"]["id"], ref.project_id, ref.name
+        found = await deployment_for_card(services, body["channel"]["id"], ref.project_id, ref.name)
+        card = render_deployment_card(
+            found.deployment,
+            services.clock(),
+            watching=found.watching,
+            regions=found.regions,
+            portal_url=services.settings.gcore_portal_url,
         )
-        card = render_deployment_card(deployment, services.clock(), watching=watching)
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)

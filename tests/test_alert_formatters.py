@@ -84,10 +84,15 @@ def test_alert_escapes_api_text_and_offers_refresh_and_unwatch() -> None:
     text = all_text(alert.blocks)
     assert "&lt;registry&gt;" in text and "<registry>" not in text
     buttons = alert.blocks[-1]["elements"]
-    assert [b["action_id"] for b in buttons] == [ActionId.ALERT_REFRESH, ActionId.UNWATCH_DEPLOYMENT]
-    assert DeploymentRef.model_validate_json(buttons[0]["value"]) == DeploymentRef(
-        project_id=1, name="my-instance"
-    )
+    assert [b["action_id"] for b in buttons] == [
+        ActionId.ALERT_REFRESH,
+        ActionId.SHOW_LOGS,
+        ActionId.UNWATCH_DEPLOYMENT,
+    ]
+    for card_or_logs in buttons[:2]:
+        assert DeploymentRef.model_validate_json(card_or_logs["value"]) == DeploymentRef(
+            project_id=1, name="my-instance"
+        )
 
 
 def test_compact_alert_keeps_deployment_transition_and_time_only() -> None:

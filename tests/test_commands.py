@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import ParsedCommand, deployment_name_arg, parse_command, resolve_project
+from bot.commands import (
+    ParsedCommand,
+    deployment_name_arg,
+    list_problems_only,
+    parse_command,
+    resolve_project,
+)
 from bot.errors import BadArgument
 from formatters.errors import error_sentence
 
@@ -176,3 +182,22 @@ def test_notify_refuses_odd_lists(text: str, message: str) -> None:
     with pytest.raises(BadArgument) as caught:
         parse_command(text)
     assert message in error_sentence(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        ("list", False),
+        ("list --problems", True),
+        ("list —problems --project 3", True),  # a phone's em dash
+        ("list --PROBLEMS", True),
+        ("list --only problems", True),
+    ],
+)
+def test_list_problems(text: str, problems: bool) -> None:
+    assert list_problems_only(parse_command(text)) is problems
+
+
+def test_list_only_something_else_is_refused() -> None:
+    with pytest.raises(BadArgument):
+        list_problems_only(parse_command("list --only broken"))

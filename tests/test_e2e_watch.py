@@ -18,7 +18,7 @@ import pytest
 from bot.actions import ActionId
 from tests.blockkit import all_text, limit_problems
 from tests.conftest import PROJECT, BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.gcore import REGIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_http import button
@@ -180,8 +180,13 @@ def test_rollout_is_one_parent_updated_in_place_with_steps_in_its_thread(watcher
     alerts = watcher.wait_alerts(2)
     assert "💤 *my-instance* slept 1× today · now 💤 asleep" in all_text(alerts[1]["blocks"])
 
-    # One list request per watched project page per cycle; the watcher never asks per deployment.
-    polls = watcher.gcore.requests[since_watch:]
+    # One list request per watched project page per cycle; the watcher never asks per deployment (the
+    # failure's alert asked for its log lines, once).
+    asked = watcher.gcore.requests[since_watch:]
+    assert [r.path for r in asked if r.path.endswith("/logs")] == [f"{LIST_PATH}/my-instance/logs"]
+    # Region names for the alerts are looked up once and cached for an hour.
+    assert [r.path for r in asked if r.path == REGIONS_PATH] == [REGIONS_PATH]
+    polls = [r for r in asked if not r.path.endswith("/logs") and r.path != REGIONS_PATH]
     assert polls and all(r.path == LIST_PATH and r.query == {"limit": "1000", "offset": "0"} for r in polls)
 
 

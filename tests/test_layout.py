@@ -18,6 +18,7 @@ FORMATTERS_MAY_IMPORT = frozenset(
         "bot.errors",
         "bot.gcore.errors",
         "bot.gcore.models",
+        "bot.history",
         "bot.slack.errors",
         "bot.watch.story",
         "bot.watch.subscriptions",

@@ -198,15 +198,17 @@ def test_a_database_of_56bd510_upgrades_and_keeps_its_rows(
         assert isinstance(types["episode"], BigInteger)
 
 
-def test_a_database_of_0002_gets_owners_mutes_and_outage_columns_and_keeps_its_rows(
-    database_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
+@pytest.mark.parametrize("revision", ["0002", "0003"])
+def test_a_database_of_a_previous_revision_upgrades_and_keeps_its_rows(
+    revision: str, database_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
-    make_old_database(database_url, "0002", stamped=True)
+    """0003 adds owners, mutes and outage columns; 0004 an index on transitions."""
+    make_old_database(database_url, revision, stamped=True)
     watcher = WatchBot(
         fakes[0], fakes[1], tmp_path, {"DATABASE_URL": database_url, "GCORE_OUTAGE_ALERT_AFTER": "1"}
     )
     try:
-        assert "upgrading the database from 0002 to 0003" in watcher.bot.log()
+        assert f"upgrading the database from {revision} to {migrate.head()}" in watcher.bot.log()
         listing = all_text(watcher.command("watching")["blocks"])
         assert "`my-instance` (project 1)" in listing and "notifies" not in listing
         reply = watcher.command("watch my-instance --notify <@U0BOB|bob>")
@@ -262,7 +264,7 @@ def test_operators_can_migrate_as_a_step_of_their_own(
         out, err = capsys.readouterr()
         return status, out.strip() or err.strip().splitlines()[-1]
 
-    assert run("db", "current") == (0, "database at revision none (newest known: 0003)")
-    assert run("db", "upgrade") == (0, "database at revision 0003 (newest known: 0003)")
-    assert run("db", "current") == (0, "database at revision 0003 (newest known: 0003)")
+    assert run("db", "current") == (0, "database at revision none (newest known: 0004)")
+    assert run("db", "upgrade") == (0, "database at revision 0004 (newest known: 0004)")
+    assert run("db", "current") == (0, "database at revision 0004 (newest known: 0004)")
     assert run("db", "downgrade") == (2, "usage: python -m bot [db upgrade | db current]")

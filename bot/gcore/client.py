@@ -15,11 +15,10 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from bot.gcore.errors import (
     DeploymentNotFound,
@@ -36,7 +35,9 @@ from bot.gcore.models import (
     DeploymentStatusView,
     LogEntry,
     LogPage,
+    Region,
 )
+from bot.gcore.parsing import ModelT, RawPage, UnreadableItem, parse, parse_items
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ REQUEST_DEADLINE_SECONDS = 15.0
 # Whatever a listing's count claims, no more pages than this are read (100,000 deployments at 1000 a page).
 MAX_LIST_PAGES = 100
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
+REGIONS_PATH = "/cloud/v1/regions"
+# Gcore has a few dozen regions; however many pages the count claims, no more than this are read.
+MAX_REGION_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -100,15 +102,6 @@ class PageShape:
     digest: bytes
     items: int
     count: int
-
-
-@dataclass(frozen=True)
-class UnreadableItem:
-    """An item of a listing that does not parse: its name when that much is readable, and why."""
-
-    position: int
-    name: str | None
-    cause: str
 
 
 @dataclass
@@ -174,7 +167,7 @@ class GcoreClient:
         response = await self._request("GET", f"{_deployments_path(project_id)}/{quote(name, safe='')}")
         if response.status_code == 404:
             raise DeploymentNotFound(project_id, name)
-        return _parse(response, model)
+        return parse(response, model)
 
     async def list_deployments(self, project_id: int, page_size: int = MAX_PAGE_SIZE) -> list[Deployment]:
         """Every deployment of the project, following ``limit``/``offset`` pages to the end.
@@ -183,7 +176,7 @@ class GcoreClient:
         """
         deployments: list[Deployment] = []
         for page in await self._all_pages(project_id, page_size, ()):
-            items, unreadable = _parse_items(page, Deployment, len(deployments))
+            items, unreadable = _page_items(page, Deployment, len(deployments))
             for item in unreadable:
                 log.warning(
                     "project %d: left an unreadable deployment out of a list (%s)", project_id, item.cause
@@ -208,7 +201,7 @@ class GcoreClient:
         deployments: list[DeploymentStatusView] = []
         unreadable: list[UnreadableItem] = []
         for page in read:
-            items, skipped = _parse_items(page, DeploymentStatusView, len(deployments) + len(unreadable))
+            items, skipped = _page_items(page, DeploymentStatusView, len(deployments) + len(unreadable))
             deployments.extend(items)
             unreadable.extend(skipped)
         return StatusListing(pages=shapes, deployments=deployments, unreadable=unreadable)
@@ -241,7 +234,7 @@ class GcoreClient:
             if index < len(known) and known[index].digest == digest:
                 page = known[index]
             else:
-                raw = _parse(response, _RawPage)
+                raw = parse(response, RawPage)
                 items, page = raw.results, PageShape(digest, len(raw.results), raw.count)
             if not pages:
                 # The first page's size is what the server really serves, whatever ``limit`` asked.
@@ -278,7 +271,23 @@ class GcoreClient:
         )
         if response.status_code == 404:
             raise DeploymentNotFound(project_id, name)
-        return _parse(response, LogPage).results
+        return parse(response, LogPage).results
+
+    async def list_regions(self) -> list[Region]:
+        """Every region of Gcore's cloud (``GET /cloud/v1/regions``), following pages to the count; items
+        that do not parse are left out."""
+        regions: list[Region] = []
+        seen = 0
+        for _ in range(MAX_REGION_PAGES):
+            response = await self._request(
+                "GET", REGIONS_PATH, params={"limit": MAX_PAGE_SIZE, "offset": seen}
+            )
+            page = parse(response, RawPage)
+            regions.extend(parse_items(page.results, Region)[0])
+            seen += len(page.results)
+            if not page.results or seen >= page.count:
+                return regions
+        raise GcoreInvalidResponse(f"regions still short of their count after {MAX_REGION_PAGES} pages")
 
     async def _post_action(self, project_id: int, name: str, action: str) -> None:
         response = await self._request(
@@ -340,13 +349,6 @@ def _deployments_path(project_id: int) -> str:
     return f"/cloud/v3/inference/{project_id}/deployments"
 
 
-class _RawPage(BaseModel):
-    """A page whose items are read one by one."""
-
-    count: int
-    results: list[Any]
-
-
 @dataclass(frozen=True)
 class _Page:
     """One page of a listing as ``_all_pages`` read it; ``items`` is None where only its digest was taken."""
@@ -356,35 +358,9 @@ class _Page:
     items: list[Any] | None
 
 
-def _parse_items(
+def _page_items(
     page: _Page, model: type[ModelT], first_position: int
 ) -> tuple[list[ModelT], list[UnreadableItem]]:
     """A page's items that parse, and those that do not; a page that is not a listing at all raises."""
-    raw = page.items if page.items is not None else _parse(page.response, _RawPage).results
-    items: list[ModelT] = []
-    unreadable: list[UnreadableItem] = []
-    for position, item in enumerate(raw, start=first_position):
-        try:
-            items.append(model.model_validate(item))
-        except ValidationError as exc:
-            name = item.get("name") if isinstance(item, dict) else None
-            unreadable.append(
-                UnreadableItem(position, name if isinstance(name, str) else None, _validation_cause(exc))
-            )
-    return items, unreadable
-
-
-def _validation_cause(exc: ValidationError) -> str:
-    """Where and what kind of error, never the value: an item's fields are not ours to log."""
-    first = exc.errors(include_url=False, include_input=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "item"
-    return f"{where}: {first['type']}"
-
-
-def _parse(response: httpx.Response, model: type[ModelT]) -> ModelT:
-    if not response.is_success:
-        raise GcoreInvalidResponse(f"HTTP {response.status_code}")
-    try:
-        return model.model_validate_json(response.content)
-    except ValidationError as exc:
-        raise GcoreInvalidResponse(f"{model.__name__}: {exc.error_count()} validation errors") from None
+    raw = page.items if page.items is not None else parse(page.response, RawPage).results
+    return parse_items(raw, model, first_position)

@@ -249,6 +249,14 @@ class LogPage(ApiModel):
     results: list[LogEntry]
 
 
+class Region(ApiModel):
+    """One region of ``GET /cloud/v1/regions``: the parts the bot shows."""
+
+    id: int
+    display_name: str
+    slug: str | None = None
+
+
 def deployment_name_problem(name: str) -> ArgumentProblem | None:
     """Why ``name`` cannot be a deployment name, or None when it can."""
     if not DEPLOYMENT_NAME_MIN_LENGTH <= len(name) <= DEPLOYMENT_NAME_MAX_LENGTH:

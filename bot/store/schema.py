@@ -7,7 +7,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.watch.transitions import STATUS_MAX_CHARS
@@ -84,6 +94,7 @@ class ProjectHealthRow(Base):
 
 class TransitionRow(Base):
     __tablename__ = "transitions"
+    __table_args__ = (Index("ix_transitions_deployment", "project_id", "name", "episode"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(Integer)

@@ -10,7 +10,9 @@ Exactly once:
 - a ``sending`` delivery another process claimed is left alone until a post of that process could no
   longer be in flight (``SENDING_GRACE``), so a new leader never races the old one's last post;
 - the client that posts has no retry handlers of its own: a retry inside slack_sdk would post again
-  without that lookup.
+  without that lookup;
+- a quiet reply a delivery makes under its own message (the log lines of an episode's first problem)
+  carries its own metadata event, looked up under that message the same way before it is posted again.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from formatters.blocks import Message
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "inference_bot_alert"
+# The metadata of a delivery's quiet reply under its own message.
+FOLLOW_UP_EVENT = "inference_bot_alert_follow_up"
 # How far back a restarted bot looks for a post it may have made before dying.
 RECONCILE_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -79,9 +83,12 @@ class Notifier:
         stuck_after_seconds: int,
         pauses: ChannelPauses | None = None,
         token: TokenRecheck | None = None,
+        placement: Placement | None = None,
     ) -> None:
+        """``placement`` decides where each alert goes and how it looks; by default with no log lines,
+        region names or portal link."""
         self._slack, self._store, self._health, self._clock = slack, store, health, clock
-        self._placement = Placement(store, stuck_after_seconds)
+        self._placement = placement or Placement(store, stuck_after_seconds)
         self._pauses = pauses or ChannelPauses(slack, store, recheck_seconds=DEFAULT_RECHECK_SECONDS)
         self._token = token or TokenRecheck(slack, health)
         self._wake = asyncio.Event()
@@ -214,6 +221,8 @@ class Notifier:
         if plan.keep is not None and ts is not None:
             key, purpose = plan.keep
             await self._store.save_thread(job.channel_id, t.project_id, t.name, key, purpose, ts)
+        if plan.follow_up is not None and ts is not None:
+            await self._follow_up(job, ts, plan.follow_up)
         if plan.edit_ts is not None and plan.edit is not None:
             try:
                 await self._update(job.channel_id, plan.edit_ts, plan.edit)
@@ -271,8 +280,34 @@ class Notifier:
             return ts
         raise AssertionError("no rendering to post")
 
-    async def _find_earlier_post(self, job: DeliveryJob, thread_ts: str | None) -> str | None:
-        """The ts of this delivery's message if a previous run posted it, found by its metadata."""
+    async def _follow_up(self, job: DeliveryJob, ts: str, message: Message) -> None:
+        """Reply under the delivery's message ``ts``, quietly and once: a delivery read as anything but
+        ``pending`` may have replied before, and looks first. A failure loses the reply, never the alert."""
+        try:
+            if job.state is not DeliveryState.PENDING and await self._find_earlier_post(
+                job, ts, FOLLOW_UP_EVENT
+            ):
+                return
+            await self._call(
+                "chat_postMessage",
+                job.channel_id,
+                **message.as_kwargs(),
+                channel=job.channel_id,
+                thread_ts=ts,
+                metadata={"event_type": FOLLOW_UP_EVENT, "event_payload": {"delivery_id": job.id}},
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (ChannelUnavailable, DeliveryFailed) as failed:
+            log.warning(
+                "delivery %d's reply under %s was not posted (%s); the alert stands", job.id, ts, failed
+            )
+
+    async def _find_earlier_post(
+        self, job: DeliveryJob, thread_ts: str | None, event_type: str = METADATA_EVENT
+    ) -> str | None:
+        """The ts of this delivery's message (or of the message of ``event_type``) if a previous run posted
+        it, found by its metadata."""
         oldest = (job.updated_at - RECONCILE_WINDOW).timestamp()
         cursor = ""
         for _ in range(20):
@@ -298,7 +333,7 @@ class Notifier:
                 )
             for message in page.get("messages", []):
                 metadata = message.get("metadata") or {}
-                if metadata.get("event_type") == METADATA_EVENT and (
+                if metadata.get("event_type") == event_type and (
                     metadata.get("event_payload", {}).get("delivery_id") == job.id
                 ):
                     return str(message["ts"])

@@ -4,19 +4,36 @@ Project notices and ``--flat`` subscriptions post every alert at the top level. 
 timeline message (``formatters.timeline``), edited as it goes, with a reply per step under it, and a
 deployment's sleeping and waking is one digest message a day. Only the steps ``bot.watch.story`` says must
 wake people mention the owners, and a reply that must wake them is broadcast to the channel.
+
+A problem step that wakes people, and every ``--flat`` problem alert, carries the deployment's last log
+lines (``bot.watch.logs``): in the alert itself, or, when the step is the episode's first and so its
+message is the timeline (edited at every later step, which would drop them), in a reply under it. Planning
+again after a crash fetches them again; the post is still made once (``bot.watch.notifier``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Protocol
 
+from bot.gcore.models import LogEntry
 from bot.store import DeliveryJob, Store
+from bot.watch.logs import AlertLogs
 from bot.watch.story import failing, notifies
 from bot.watch.transitions import AlertKind, Transition, is_routine_sleep
 from formatters.alerts import render_alert, render_compact_alert
 from formatters.blocks import Message
+from formatters.logs import render_alert_logs
 from formatters.timeline import render_sleep_digest, render_timeline
+
+log = logging.getLogger(__name__)
+
+# How long an alert waits for region names (cached for an hour) before it shows region ids instead.
+REGION_NAMES_TIMEOUT_SECONDS = 2.0
 
 # What a remembered message is to later deliveries (the ``purpose`` of its row in ``threads``).
 EPISODE = "episode"
@@ -27,8 +44,8 @@ SLEEP = "sleep"
 @dataclass
 class Plan:
     """What one delivery does in the channel: post a message (top-level, or a reply under ``thread_ts``,
-    broadcast to the channel when it must wake people), remember it as the message of ``keep``, and edit the
-    message ``edit_ts``. Either part may be absent."""
+    broadcast to the channel when it must wake people), remember it as the message of ``keep``, reply under
+    it with ``follow_up`` (quietly), and edit the message ``edit_ts``. Any part may be absent."""
 
     post: list[Message] | None = None
     thread_ts: str | None = None
@@ -36,24 +53,72 @@ class Plan:
     keep: tuple[int, str] | None = None
     edit_ts: str | None = None
     edit: list[Message] | None = None
+    follow_up: Message | None = None
+
+
+class RegionSource(Protocol):
+    """Region names by id (``bot.gcore.regions.RegionNames``)."""
+
+    async def names(self) -> Mapping[int, str]: ...
 
 
 class Placement:
-    """Plans each delivery from what the store knows of the channel's story so far."""
+    """Plans each delivery from what the store knows of the channel's story so far. ``logs`` gives problem
+    alerts their last log lines, ``regions`` names regions, ``portal_url`` (the ``GCORE_PORTAL_URL``
+    template) adds Open in Gcore to the messages with buttons."""
 
-    def __init__(self, store: Store, stuck_after_seconds: int) -> None:
-        self._store, self._stuck_after = store, stuck_after_seconds
+    def __init__(
+        self,
+        store: Store,
+        stuck_after_seconds: int,
+        logs: AlertLogs | None = None,
+        *,
+        regions: RegionSource | None = None,
+        portal_url: str | None = None,
+    ) -> None:
+        self._store, self._stuck_after, self._logs = store, stuck_after_seconds, logs
+        self._regions, self._portal_url = regions, portal_url
+        self._names: Mapping[int, str] = {}
+
+    async def _region_names(self) -> Mapping[int, str]:
+        """The names, or the last ones known when the lookup does not answer in time: an alert never
+        waits long for them."""
+        if self._regions is not None:
+            try:
+                async with asyncio.timeout(REGION_NAMES_TIMEOUT_SECONDS):
+                    self._names = await self._regions.names()
+            except TimeoutError:
+                log.warning(
+                    "region names did not come within %g s; alerts show ids", REGION_NAMES_TIMEOUT_SECONDS
+                )
+        return self._names
 
     def _renderings(
-        self, t: Transition, *, with_buttons: bool = True, mentions: tuple[str, ...] = ()
+        self,
+        t: Transition,
+        *,
+        with_buttons: bool = True,
+        mentions: tuple[str, ...] = (),
+        logs: list[LogEntry] | None = None,
     ) -> list[Message]:
-        """The alert, then its compact form for when Slack refuses the full one."""
+        """The alert, then its compact form (no details, errors, logs or buttons) for when Slack refuses
+        the full one."""
         return [
             render_alert(
-                t, stuck_after_seconds=self._stuck_after, with_buttons=with_buttons, mentions=mentions
+                t,
+                stuck_after_seconds=self._stuck_after,
+                with_buttons=with_buttons,
+                mentions=mentions,
+                logs=logs or (),
+                regions=self._names,
+                portal_url=self._portal_url if with_buttons else None,
             ),
-            render_compact_alert(t, stuck_after_seconds=self._stuck_after),
+            render_compact_alert(t, stuck_after_seconds=self._stuck_after, regions=self._names),
         ]
+
+    async def _log_lines(self, t: Transition) -> list[LogEntry]:
+        """The problem's last log lines, newest first; none for other alerts, or when none came in time."""
+        return await self._logs.for_alert(t) if self._logs is not None else []
 
     async def plan(self, job: DeliveryJob) -> Plan:
         """Where the delivery goes. Project notices and ``--flat`` subscriptions post every alert at the top
@@ -61,6 +126,7 @@ class Placement:
         sleeping and waking is one digest message a day. Only steps that must wake people mention the
         owners, and a reply that must wake them is broadcast to the channel."""
         t = job.transition
+        await self._region_names()
         if not t.name:
             # A project's outage and its end: every owner of the project in this channel hears it.
             owners = await self._store.mentions_for(job.channel_id, t.project_id, None)
@@ -82,13 +148,21 @@ class Placement:
         # no one), it names them while the deployment is in trouble.
         named = owners if (loud if parent is None else trouble) else ()
         timeline = [
-            render_timeline(story, stuck_after_seconds=self._stuck_after, mentions=named),
-            render_timeline(story, stuck_after_seconds=self._stuck_after, mentions=named, compact=True),
-            render_compact_alert(t, stuck_after_seconds=self._stuck_after),
+            render_timeline(
+                story,
+                stuck_after_seconds=self._stuck_after,
+                mentions=named,
+                compact=compact,
+                regions=self._names,
+                portal_url=self._portal_url,
+            )
+            for compact in (False, True)
         ]
+        timeline.append(render_compact_alert(t, stuck_after_seconds=self._stuck_after, regions=self._names))
+        logs = await self._log_lines(t) if loud else []
         if parent is None:
-            return Plan(post=timeline, keep=(t.episode, EPISODE))
-        reply = self._renderings(t, with_buttons=False, mentions=owners if loud else ())
+            return Plan(post=timeline, keep=(t.episode, EPISODE), follow_up=render_alert_logs(t, logs))
+        reply = self._renderings(t, with_buttons=False, mentions=owners if loud else (), logs=logs)
         return Plan(post=reply, thread_ts=parent, broadcast=loud, edit_ts=parent, edit=timeline)
 
     async def _flat_plan(self, job: DeliveryJob) -> Plan:
@@ -99,7 +173,7 @@ class Placement:
         )
         loud = notifies(t, story[:-1])
         mentions = await self._store.mentions_for(job.channel_id, t.project_id, t.name) if loud else ()
-        alert = self._renderings(t, mentions=mentions)
+        alert = self._renderings(t, mentions=mentions, logs=await self._log_lines(t))
         if t.kind not in (AlertKind.FLAPPING, AlertKind.STABLE):
             return Plan(post=alert)
         flap_ts = await self._store.thread(job.channel_id, t.project_id, t.name, t.episode, FLAPPING)
@@ -118,7 +192,7 @@ class Placement:
             job.channel_id, t.project_id, t.name, 0, job.transition_id, since=day
         )
         digest = [
-            render_sleep_digest(story or [t]),
+            render_sleep_digest(story or [t], portal_url=self._portal_url),
             render_compact_alert(t, stuck_after_seconds=self._stuck_after),
         ]
         key = int(day.strftime("%Y%m%d"))

@@ -17,6 +17,14 @@ from tests.fakes.server import LoopbackServer
 JSONDict = dict[str, Any]
 
 _BASE: Final = "/cloud/v3/inference/{project_id}/deployments"
+# Failures injected without a path (fail_next, set_invalid_json) hit the inference API only; break the
+# regions endpoint by naming its path.
+_INFERENCE: Final = "/cloud/v3/inference/"
+REGIONS_PATH: Final = "/cloud/v1/regions"
+# Region names by id served by default: the seed's region 1 and one more.
+DEFAULT_REGIONS: Final[dict[int, str]] = {1: "Luxembourg-2", 100: "Amsterdam"}
+# The regions endpoint's default and largest page, as the SDK documents them.
+_REGIONS_DEFAULT_LIMIT: Final = 100
 _MAX_LIMIT: Final = 1000
 _LOG_ORDERS: Final = ("time.asc", "time.desc")
 # Served by set_invalid_json(): a truncated document, as from a proxy cutting the body short.
@@ -120,6 +128,35 @@ SEED_DEPLOYMENT: Final[dict[str, Any]] = {
 }
 
 
+def region_record(region_id: int, display_name: str) -> JSONDict:
+    """One item of ``GET /cloud/v1/regions`` in the shape the official SDK's ``Region`` model reads."""
+    slug = "-".join(display_name.lower().split())
+    return {
+        "id": region_id,
+        "display_name": display_name,
+        "slug": slug,
+        "keystone_id": region_id,
+        "keystone_name": slug.upper(),
+        "access_level": "core",
+        "country": "LU" if slug.startswith("luxembourg") else "NL",
+        "state": "ACTIVE",
+        "zone": "EMEA",
+        "endpoint_type": "public",
+        "has_ai": True,
+        "has_ai_gpu": True,
+        "has_baremetal": False,
+        "has_basic_vm": True,
+        "has_dbaas": False,
+        "has_ddos": False,
+        "has_k8s": True,
+        "has_kvm": True,
+        "has_sfs": False,
+        "created_at": "2023-01-10T09:00:00Z",
+        "created_on": "2023-01-10T09:00:00Z",
+        "vlan_physical_network": "physnet1",
+    }
+
+
 def seed_deployment(**overrides: Any) -> JSONDict:
     """Return a deep copy of :data:`SEED_DEPLOYMENT` with top-level ``overrides`` applied."""
     deployment = copy.deepcopy(SEED_DEPLOYMENT)
@@ -150,7 +187,9 @@ class _Failure:
     def matches(self, request_path: str) -> bool:
         if self.path is not None:
             return request_path == self.path
-        return self.path_contains is None or self.path_contains in request_path
+        if self.path_contains is not None:
+            return self.path_contains in request_path
+        return request_path.startswith(_INFERENCE)
 
 
 def _error(
@@ -199,10 +238,12 @@ class _ValidationError(Exception):
 class FakeGcore(LoopbackServer):
     """Loopback fake of the Gcore Everywhere Inference deployments API.
 
-    Serves ``/cloud/v3/inference/{project_id}/deployments[/{name}[/start|/stop|/logs]]`` with
-    ``Authorization: APIKey <api_key>`` auth. Deployments are raw JSON dicts (see
+    Serves ``/cloud/v3/inference/{project_id}/deployments[/{name}[/start|/stop|/logs]]`` and
+    ``/cloud/v1/regions`` with ``Authorization: APIKey <api_key>`` auth. Deployments are raw JSON dicts (see
     :func:`seed_deployment`). Failure injection (``fail_next``, ``set_delay``,
-    ``set_invalid_json``, ``set_down``) is applied before auth, like an outage in front of the API.
+    ``set_invalid_json``, ``set_down``) is applied before auth, like an outage in front of the API;
+    ``fail_next`` without a path and ``set_invalid_json`` hit the inference endpoints only (the regions
+    endpoint fails when named: ``fail_next(..., path=REGIONS_PATH)``).
     """
 
     def __init__(self, api_key: str = "test-gcore-key") -> None:
@@ -210,6 +251,7 @@ class FakeGcore(LoopbackServer):
         self.api_key = api_key
         self._deployments: dict[tuple[int, str], JSONDict] = {}
         self._logs: dict[tuple[int, str], list[JSONDict]] = {}
+        self._regions: dict[int, str] = dict(DEFAULT_REGIONS)
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._delay = 0.0
@@ -229,6 +271,7 @@ class FakeGcore(LoopbackServer):
             self._epoch += 1
             self._deployments.clear()
             self._logs.clear()
+            self._regions = dict(DEFAULT_REGIONS)
             self._requests.clear()
             self._failures.clear()
             self._delay = 0.0
@@ -279,6 +322,11 @@ class FakeGcore(LoopbackServer):
         with self._lock:
             self._logs[(project_id, name)] = copy.deepcopy(entries)
 
+    def set_regions(self, names: dict[int, str]) -> None:
+        """Serve these regions (``display_name`` by id) from ``GET /cloud/v1/regions``, in id order."""
+        with self._lock:
+            self._regions = dict(names)
+
     # -- request log ------------------------------------------------------------------------
 
     @property
@@ -305,7 +353,7 @@ class FakeGcore(LoopbackServer):
         path: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests (whose path contains ``path_contains``, or is ``path``, if
-        given) with ``status``.
+        given; else any request to the inference endpoints) with ``status``.
 
         ``body`` defaults to ``{"exception_class": <reason>, "message": <reason phrase>}``; with a 200 it
         stands in for the real answer (a listing whose count lies, say). Queued failures are consumed in
@@ -337,7 +385,8 @@ class FakeGcore(LoopbackServer):
                 self._trickles.pop(path, None)
 
     def set_invalid_json(self, times: int = 1) -> None:
-        """Answer the next ``times`` requests with 200 and a body that is not valid JSON."""
+        """Answer the next ``times`` requests to the inference endpoints with 200 and a body that is not
+        valid JSON."""
         with self._lock:
             self._invalid_json += times
 
@@ -357,6 +406,7 @@ class FakeGcore(LoopbackServer):
         app.router.add_post(base + "/{name}/start", self._start)
         app.router.add_post(base + "/{name}/stop", self._stop)
         app.router.add_get(base + "/{name}/logs", self._list_logs)
+        app.router.add_get(REGIONS_PATH, self._list_regions)
         return app
 
     @web.middleware
@@ -392,7 +442,7 @@ class FakeGcore(LoopbackServer):
                 failure.remaining -= 1
                 if failure.remaining <= 0:
                     self._failures.remove(failure)
-            invalid_json = failure is None and self._invalid_json > 0
+            invalid_json = failure is None and self._invalid_json > 0 and request.path.startswith(_INFERENCE)
             if invalid_json:
                 self._invalid_json -= 1
         if failure is not None:
@@ -504,6 +554,13 @@ class FakeGcore(LoopbackServer):
             entries = [e for e in entries if e.get("region_id") == region_id]
         entries.sort(key=lambda e: str(e.get("time", "")), reverse=order_by == "time.desc")
         return web.json_response({"count": len(entries), "results": entries[offset : offset + limit]})
+
+    async def _list_regions(self, request: web.Request) -> web.Response:
+        limit = _query_int(request, "limit", _REGIONS_DEFAULT_LIMIT, minimum=1, maximum=_MAX_LIMIT)
+        offset = _query_int(request, "offset", 0, minimum=0)
+        with self._lock:
+            items = [region_record(rid, name) for rid, name in sorted(self._regions.items())]
+        return web.json_response({"count": len(items), "results": items[offset : offset + limit]})
 
 
 class _DeploymentNotFound(Exception):

@@ -1,0 +1,62 @@
+"""A deployment's history as the store keeps it: its latest episodes, newest first, each with its steps.
+
+Pure values: the store builds them (``bot/store/history.py``), ``formatters/history.py`` words them.
+
+An episode is every transition of one deployment with the same ``episode`` (its opening time in ms): a
+rollout, an incident. Scaling to zero and waking (``episode`` 0) is routine and belongs to none: the
+history counts the naps instead of listing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.gcore.models import DeploymentStatus
+from bot.watch.transitions import Transition
+
+# The episodes a history holds, and the steps it keeps of each: the first, the first problem, the latest.
+MAX_EPISODES = 20
+MAX_STEPS = 30
+# The status a routine nap ends in (ACTIVE → PENDING: scaled to zero).
+ASLEEP = DeploymentStatus.PENDING.value
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode: ``steps`` oldest first (at least one), of ``step_count`` in all."""
+
+    id: int
+    steps: tuple[Transition, ...]
+    step_count: int
+    # What changed in the deployment (image, flavor, settings…) and who changed it are not recorded yet;
+    # they are for the work on "what changed, who changed it". Empty means unknown, never "nothing".
+    changes: tuple[str, ...] = ()
+    changed_by: str | None = None
+
+    @property
+    def began(self) -> datetime:
+        """When the episode opened: its first step."""
+        return self.steps[0].at
+
+    @property
+    def left_out(self) -> int:
+        """Steps the store holds but the history does not (from the middle of a long episode)."""
+        return self.step_count - len(self.steps)
+
+
+@dataclass(frozen=True)
+class History:
+    """A deployment's latest episodes, newest first, and its routine naps.
+
+    ``older`` says whether episodes older than those held exist. ``naps`` counts the times it was
+    scaled to zero since ``naps_since`` (its first counted nap): over the episodes held when there are
+    older ones, else ever.
+    """
+
+    project_id: int
+    name: str
+    episodes: tuple[Episode, ...] = ()
+    older: bool = False
+    naps: int = 0
+    naps_since: datetime | None = None
