@@ -21,6 +21,7 @@ from bot.slack.pacing import ChannelRateLimiter
 from bot.slack.web import create_web_app
 from bot.store import DatabaseInUse, migrate
 from bot.store.engine import create_database_engine
+from bot.watch.actors import LOOKBACK_MARGIN, ActorLookup
 from bot.watch.logs import AlertLogs
 from bot.watch.notifier import Notifier
 from bot.watch.pauses import ChannelPauses
@@ -57,15 +58,24 @@ def quiet_libraries(level: int) -> None:
 
 def start_watching(
     app: AsyncApp, services: Services, pacing: ChannelRateLimiter | None = None
-) -> tuple[AsyncIOScheduler, Notifier, asyncio.Task[None]]:
-    """The watcher on its APScheduler schedule, the notifier's delivery loop beside it, and the recheck of
-    paused channels. ``pacing`` defaults to Slack's one message per channel per second."""
+) -> tuple[AsyncIOScheduler, Notifier, asyncio.Task[None], ActorLookup]:
+    """The watcher on its APScheduler schedule, the notifier's delivery loop beside it, the recheck of
+    paused channels, and the lookups of who started each episode. ``pacing`` defaults to Slack's one
+    message per channel per second."""
     settings = services.settings
     poster = SlackApi(
         web_client(settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), for_alerts=True),
         limiter=pacing,
     )
     pauses = ChannelPauses(poster, services.store, recheck_seconds=settings.paused_channel_recheck_seconds)
+    interval = timedelta(seconds=settings.watch_interval_seconds)
+    actors = ActorLookup(
+        services.watch_gcore,
+        services.store,
+        poster,
+        clock=services.clock,
+        lookback=interval + LOOKBACK_MARGIN,
+    )
     notifier = Notifier(
         poster,
         services.store,
@@ -79,9 +89,9 @@ def start_watching(
             AlertLogs(services.watch_gcore, settings.alert_log_lines) if settings.alert_log_lines else None,
             regions=services.regions,
             portal_url=settings.gcore_portal_url,
+            actors=actors,
         ),
     )
-    interval = timedelta(seconds=settings.watch_interval_seconds)
     watcher = Watcher(
         services.watch_gcore,
         services.store,
@@ -119,7 +129,7 @@ def start_watching(
     )
     scheduler.start()
     delivery = asyncio.create_task(notifier.run_forever(), name="notifier")
-    return scheduler, notifier, delivery
+    return scheduler, notifier, delivery, actors
 
 
 async def serve(
@@ -138,7 +148,7 @@ async def serve(
     except BaseException:
         await services.aclose()
         raise
-    scheduler, notifier, delivery = start_watching(app, services, pacing)
+    scheduler, notifier, delivery, actors = start_watching(app, services, pacing)
     web = create_web_app(
         app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
     )
@@ -178,6 +188,7 @@ async def serve(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await notifier.aclose()
+        await actors.aclose()
         await services.aclose()
 
 

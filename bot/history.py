@@ -23,6 +23,16 @@ ASLEEP = DeploymentStatus.PENDING.value
 
 
 @dataclass(frozen=True)
+class EpisodeActor:
+    """Who started an episode, and how: from Gcore's audit log (an email, or a user id when the log has
+    none), or the Slack user who acted through the bot."""
+
+    who: str
+    action: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Episode:
     """One episode: ``steps`` oldest first (at least one), of ``step_count`` in all."""
 

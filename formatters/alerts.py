@@ -10,6 +10,7 @@ from bot.gcore.models import DeploymentStatus, LogEntry
 from bot.watch.subscriptions import Subscription
 from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.blocks import Block, Message, actions, button, confirmation, context, section
+from formatters.changes import changes_line
 from formatters.links import portal_button
 from formatters.logs import log_section
 from formatters.outages import outage_details, outage_headline
@@ -75,6 +76,8 @@ def _headline(t: Transition, stuck_after_seconds: int) -> str:
         )
     if t.kind is AlertKind.STABLE:
         return f"✅ {name} is stable again: {status_words(t.new_status)} for 10 min"
+    if t.kind is AlertKind.SPEC_CHANGED:
+        return f"⚙️ {name} changed, still {status_words(t.new_status)}"
     return outage_headline(t)  # GCORE_UNREACHABLE, GCORE_REACHABLE
 
 
@@ -121,7 +124,8 @@ def render_alert(
     template, adds an Open in Gcore link to the buttons.
     """
     headline = _headline(t, stuck_after_seconds)
-    body = [headline, *alert_details(t)]
+    changed = changes_line(t.changes, regions)
+    body = [headline, *([f"*What changed:* {changed}"] if changed else []), *alert_details(t)]
     blocks: list[Block] = [section("\n".join(body))]
     errors = _errors(t.snapshot, regions)
     if errors and t.kind is not AlertKind.DELETED:

@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 
 from bot.actions import DeploymentRef
 from bot.gcore.models import DeploymentStatus
+from bot.history import EpisodeActor
 from bot.watch.story import failing
 from bot.watch.transitions import AlertKind, Transition
 from formatters.alerts import alert_buttons, alert_details, cc, status_words
 from formatters.blocks import Block, Message, context, section
+from formatters.changes import changes_line
 from formatters.limits import MAX_SECTION_TEXT
 from formatters.regions import NO_REGION_NAMES, region_label
 from formatters.text import duration_words, escape_mrkdwn, plural, seconds, slack_date, truncate
@@ -81,6 +83,9 @@ def step_line(
         what, replicas = f"🗑️ deleted (it was {status_words(step.old_status)})", ""
     elif kind is AlertKind.FLAPPING:
         what = f"🔁 flapping: {plural(step.flap_count, 'change')}, now {status_words(step.new_status)}"
+    elif kind is AlertKind.SPEC_CHANGED:
+        fields = dict.fromkeys(escape_mrkdwn(change.field) for change in step.changes)
+        what = f"⚙️ changed: {', '.join(fields) or 'its settings'}"
     else:
         what = f"✅ stable again: {status_words(step.new_status)}"
     offline = " · happened while the bot was offline" if step.offline else ""
@@ -123,6 +128,13 @@ def outcome(story: Sequence[Transition]) -> str:
     return f"⏳ in progress for {took}" if lasted else "⏳ in progress"
 
 
+def actor_words(actor: EpisodeActor) -> str:
+    """Who started the episode: ``update by alice@example.com at 12:00``."""
+    action = escape_mrkdwn(actor.action.replace("_", " ")) if actor.action else "changed"
+    when = f" at {slack_date(actor.at, _TIME)}" if actor.at is not None else ""
+    return f"{action} by {escape_mrkdwn(actor.who)}{when}"
+
+
 def render_timeline(
     story: Sequence[Transition],
     *,
@@ -132,19 +144,27 @@ def render_timeline(
     compact: bool = False,
     regions: Mapping[int, str] = NO_REGION_NAMES,
     portal_url: str | None = None,
+    actor: EpisodeActor | None = None,
 ) -> Message:
     """The episode's top-level message for the steps a channel was sent, oldest first (at least one).
 
     ``compact`` (for when Slack refuses the full one) keeps the first and the latest step, without errors.
-    ``regions`` names regions by id; ``portal_url`` (the ``GCORE_PORTAL_URL`` template) adds Open in Gcore.
+    ``regions`` names regions by id; ``portal_url`` (the ``GCORE_PORTAL_URL`` template) adds Open in Gcore;
+    ``actor`` (who started the episode, when known) adds "update by alice@example.com at 12:00".
     """
     first, last = story[0], story[-1]
     headline = _current(last)
+    # Changes are counted from the last settled state: the latest step that has them tells them all.
+    told = next((step.changes for step in reversed(story) if step.changes), ())
+    changed = changes_line(told, regions)
+    top = f"{headline}\n*What changed:* {changed}" if changed else headline
     lines = [step_line(step, stuck_after_seconds, with_error=not compact, regions=regions) for step in story]
-    blocks: list[Block] = [section(headline), section(_fitted(lines, 2 if compact else MAX_STEPS_SHOWN))]
+    blocks: list[Block] = [section(top), section(_fitted(lines, 2 if compact else MAX_STEPS_SHOWN))]
     if last.kind is AlertKind.DELETED:
         blocks.append(section("\n".join(alert_details(last))))
     facts = [outcome(story), f"Project {last.project_id}", f"began {slack_date(first.at)}"]
+    if actor is not None:
+        facts.insert(1, actor_words(actor))
     blocks.append(context(" · ".join(facts)))
     if mentions:
         blocks.append(context(cc(mentions)))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.actions import ActionId, DeploymentRef
+from bot.watch.specs import Change
 from bot.watch.subscriptions import SubscribeOutcome, Subscription
 from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.alerts import render_alert, render_compact_alert, render_paused_notice, render_resumed_notice
@@ -61,6 +62,32 @@ CASES = {
         1, "", AlertKind.GCORE_REACHABLE, AT, problem=True, since=AT - timedelta(hours=2, minutes=5)
     ),
 }
+
+
+SPEC_CHANGES = (
+    Change("image", "", "nginx:1.25", "nginx:1.27"),
+    Change("region", "3", how="removed"),
+    Change("scale", "1", "1-3", "2-5"),
+    Change("auth", "", "off", "on"),
+    Change("command"),
+    Change("probe", "liveness", "http /healthz :80 · every 5s", "http /ready :80 · every 5s"),
+    Change("env", "API_URL"),
+    Change("env", "NEW_FLAG", how="added"),
+)
+SPEC_CASES = {
+    "spec_changed": transition(AlertKind.SPEC_CHANGED, "ACTIVE", "ACTIVE", changes=SPEC_CHANGES[:3]),
+    "changed_with_spec": transition(AlertKind.CHANGED, "ACTIVE", "DEPLOYING", changes=SPEC_CHANGES),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPEC_CASES))
+def test_spec_change_golden(case: str) -> None:
+    alert = render_alert(
+        SPEC_CASES[case], stuck_after_seconds=900, regions={1: "Luxembourg-2", 3: "Amsterdam"}
+    )
+    assert not limit_problems(alert.blocks, alert.text)
+    assert "nginx:1.25" in all_text(alert.blocks) and "nginx:1.27" in all_text(alert.blocks)
+    check_golden(f"alert_{case}", {"text": alert.text, "blocks": alert.blocks})
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

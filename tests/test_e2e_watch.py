@@ -18,7 +18,7 @@ import pytest
 from bot.actions import ActionId
 from tests.blockkit import all_text, limit_problems
 from tests.conftest import PROJECT, BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
-from tests.fakes.gcore import REGIONS_PATH, FakeGcore, seed_deployment
+from tests.fakes.gcore import REGIONS_PATH, USER_ACTIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_http import button
@@ -186,7 +186,11 @@ def test_rollout_is_one_parent_updated_in_place_with_steps_in_its_thread(watcher
     assert [r.path for r in asked if r.path.endswith("/logs")] == [f"{LIST_PATH}/my-instance/logs"]
     # Region names for the alerts are looked up once and cached for an hour.
     assert [r.path for r in asked if r.path == REGIONS_PATH] == [REGIONS_PATH]
-    polls = [r for r in asked if not r.path.endswith("/logs") and r.path != REGIONS_PATH]
+    # Who started the episode is asked of the audit log once.
+    assert [r.path for r in asked if r.path == USER_ACTIONS_PATH] == [USER_ACTIONS_PATH]
+    polls = [
+        r for r in asked if not r.path.endswith("/logs") and r.path not in (REGIONS_PATH, USER_ACTIONS_PATH)
+    ]
     assert polls and all(r.path == LIST_PATH and r.query == {"limit": "1000", "offset": "0"} for r in polls)
 
 

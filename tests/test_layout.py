@@ -20,6 +20,7 @@ FORMATTERS_MAY_IMPORT = frozenset(
         "bot.gcore.models",
         "bot.history",
         "bot.slack.errors",
+        "bot.watch.specs",
         "bot.watch.story",
         "bot.watch.subscriptions",
         "bot.watch.transitions",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.actions import DeploymentRef
+from bot.watch.specs import Change
 from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.alerts import render_alert
 from formatters.blocks import Message
@@ -44,7 +45,21 @@ FLIPS = [
 LONG = [step(*(("ACTIVE", "DEPLOYING") if i % 2 == 0 else ("DEPLOYING", "ACTIVE")), i) for i in range(30)]
 DELETED = [replace(step("ACTIVE", "ACTIVE", 0), kind=AlertKind.DELETED, new_status=None, problem=True)]
 
+REGIONS = {1: "Luxembourg-2", 2: "Amsterdam"}
+SPEC_CHANGES = (
+    Change("image", "", "nginx:1.25", "nginx:1.27"),
+    Change("region", "1", how="added"),
+    Change("scale", "2", "1-3", "2-5"),
+    Change("env", "API_URL"),
+)
+SPEC_ROLLOUT = [
+    replace(step("ACTIVE", "ACTIVE", 0), kind=AlertKind.SPEC_CHANGED, changes=SPEC_CHANGES),
+    step("ACTIVE", "DEPLOYING", 1),
+    step("DEPLOYING", "ACTIVE", 3),
+]
+
 TIMELINES = {
+    "spec_rollout": render_timeline(SPEC_ROLLOUT, stuck_after_seconds=900, regions=REGIONS),
     "rollout": render_timeline(ROLLOUT, stuck_after_seconds=900),
     "failing": render_timeline(ROLLOUT[:2], stuck_after_seconds=900, mentions=ONCALL),
     "flapping": render_timeline(FLIPS, stuck_after_seconds=900),

@@ -252,3 +252,125 @@ def test_a_deployment_listed_but_never_read_is_not_new_once_it_reads() -> None:
     assert diff.transitions == [] and diff.tracked["was-unreadable"].snapshot == other
     announced = detect_transitions(1, poller.tracked, current, T0 + POLL, RULES, baseline=False)
     assert [t.kind for t in announced.transitions] == [AlertKind.CREATED]
+
+
+# What changed: the spec beside the status.
+
+
+def spec_view(**fields: object) -> DeploymentStatusView:
+    """A listing item with a spec: the seed's, with ``fields`` replaced."""
+    item: dict[str, object] = {
+        "name": "my-instance",
+        "status": "ACTIVE",
+        "image": "nginx:1.25",
+        "flavor_name": "inference-4vcpu",
+        "listening_port": 8080,
+        "command": ["nginx", "-g", "daemon off;"],
+        "envs": {"API_URL": "https://a.example", "TOKEN": "s3cret-value"},
+        "containers": [
+            {
+                "region_id": 1,
+                "deploy_status": {"ready": 1, "total": 1},
+                "scale": {"min": 1, "max": 3, "triggers": {"cpu": {"threshold": 80}}},
+            }
+        ],
+        "probes": {
+            "liveness_probe": {
+                "enabled": True,
+                "probe": {
+                    "http_get": {"path": "/healthz", "port": 80, "headers": {"Authorization": "Bearer abc"}},
+                    "period_seconds": 5,
+                },
+            }
+        },
+    }
+    item.update(fields)
+    return DeploymentStatusView.model_validate(item)
+
+
+def spec_snap(**fields: object) -> Snapshot:
+    return Snapshot.of(spec_view(**fields))
+
+
+def changes_of(transition_changes: object) -> set[tuple[str, str, str | None, str | None, str]]:
+    return {(c.field, c.item, c.old, c.new, c.how) for c in transition_changes}  # type: ignore[attr-defined]
+
+
+def test_a_spec_change_alone_is_its_own_transition_and_no_problem() -> None:
+    poller = Poller(spec_snap())
+    (t,) = poller.poll(spec_snap(image="nginx:1.27")).transitions
+    assert t.kind is AlertKind.SPEC_CHANGED and not t.problem and t.episode != 0
+    assert changes_of(t.changes) == {("image", "", "nginx:1.25", "nginx:1.27", "changed")}
+    assert poller.kinds(spec_snap(image="nginx:1.27")) == []  # nothing new: nothing told
+
+
+def test_an_episode_opening_with_a_status_change_carries_the_changes_since_the_last_settled_state() -> None:
+    poller = Poller(spec_snap())
+    (t,) = poller.poll(spec_snap(image="nginx:1.27", status="DEPLOYING")).transitions
+    assert t.kind is AlertKind.CHANGED
+    assert ("image", "", "nginx:1.25", "nginx:1.27", "changed") in changes_of(t.changes)
+    # The rest of the rollout changes no spec: its steps carry nothing.
+    assert poller.poll(spec_snap(image="nginx:1.27")).transitions[0].changes == ()
+    poller.poll(spec_snap(image="nginx:1.27"))  # settled one more poll: the episode closes
+    (later,) = poller.poll(spec_snap(image="nginx:1.28", status="DEPLOYING")).transitions
+    assert changes_of(later.changes) == {("image", "", "nginx:1.27", "nginx:1.28", "changed")}
+
+
+def test_spec_change_then_deploying_keeps_one_episode_and_counts_from_the_settled_state() -> None:
+    poller = Poller(spec_snap())
+    (spec,) = poller.poll(spec_snap(image="nginx:1.27")).transitions
+    (deploying,) = poller.poll(spec_snap(image="nginx:1.27", status="DEPLOYING")).transitions
+    assert deploying.episode == spec.episode and deploying.changes == ()
+    (again,) = poller.poll(spec_snap(image="nginx:1.27", status="DEPLOYING", listening_port=80)).transitions
+    assert again.kind is AlertKind.SPEC_CHANGED
+    assert changes_of(again.changes) == {
+        ("image", "", "nginx:1.25", "nginx:1.27", "changed"),
+        ("port", "", "8080", "80", "changed"),
+    }
+
+
+def test_regions_scale_triggers_auth_probes_and_env_are_told_without_values() -> None:
+    poller = Poller(spec_snap())
+    containers = [
+        {"region_id": 1, "scale": {"min": 2, "max": 5, "triggers": {"cpu": {"threshold": 90}}}},
+        {"region_id": 7, "scale": {"min": 1, "max": 1}},
+    ]
+    probes = {
+        "liveness_probe": {
+            "enabled": True,
+            "probe": {
+                "http_get": {"path": "/healthz", "port": 80, "headers": {"Authorization": "Bearer xyz"}},
+                "period_seconds": 5,
+            },
+        }
+    }
+    envs = {"API_URL": "https://b.example", "NEW_FLAG": "1"}
+    (t,) = poller.poll(
+        spec_snap(containers=containers, probes=probes, envs=envs, auth_enabled=True, command="sleep 1")
+    ).transitions
+    assert changes_of(t.changes) == {
+        ("auth", "", "off", "on", "changed"),
+        ("command", "", None, None, "changed"),
+        ("region", "7", None, None, "added"),
+        ("scale", "1", "1-3", "2-5", "changed"),
+        ("triggers", "1", "cpu 80", "cpu 90", "changed"),
+        ("probe", "liveness", None, None, "changed"),
+        ("env", "API_URL", None, None, "changed"),
+        ("env", "NEW_FLAG", None, None, "added"),
+        ("env", "TOKEN", None, None, "removed"),
+    }
+    held = repr(poller.tracked) + repr(t)
+    for secret in ("s3cret-value", "b.example", "Bearer", "xyz", "sleep 1", "daemon off"):
+        assert secret not in held
+
+
+def test_a_state_without_a_spec_is_a_baseline_not_a_change() -> None:
+    poller = Poller(snap("ACTIVE"))  # as stored before specs were kept
+    assert poller.kinds(spec_snap()) == []
+    assert poller.kinds(spec_snap(image="nginx:1.27")) == [AlertKind.SPEC_CHANGED]
+
+
+def test_scaling_to_zero_and_waking_tell_no_spec_change() -> None:
+    poller = Poller(spec_snap())
+    assert [t.changes for t in poller.poll(spec_snap(status="PENDING")).transitions] == [()]
+    assert [t.changes for t in poller.poll(spec_snap()).transitions] == [()]

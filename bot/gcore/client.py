@@ -15,6 +15,7 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -36,6 +37,8 @@ from bot.gcore.models import (
     LogEntry,
     LogPage,
     Region,
+    UserAction,
+    UserActionResource,
 )
 from bot.gcore.parsing import ModelT, RawPage, UnreadableItem, parse, parse_items
 
@@ -54,6 +57,8 @@ REQUEST_DEADLINE_SECONDS = 15.0
 MAX_LIST_PAGES = 100
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REGIONS_PATH = "/cloud/v1/regions"
+# Gcore's audit log; reading it needs a key whose user may read the account's user actions.
+USER_ACTIONS_PATH = "/cloud/v1/user_actions"
 # Gcore has a few dozen regions; however many pages the count claims, no more than this are read.
 MAX_REGION_PAGES = 10
 
@@ -289,6 +294,24 @@ class GcoreClient:
                 return regions
         raise GcoreInvalidResponse(f"regions still short of their count after {MAX_REGION_PAGES} pages")
 
+    async def user_actions(
+        self, project_id: int, name: str, since: datetime, until: datetime, *, limit: int = 50
+    ) -> list[UserAction]:
+        """The audit log's actions on the deployment between ``since`` and ``until``, newest first (one
+        page). ``GcoreAuthError`` when the key may not read the audit log."""
+        params: dict[str, Any] = {
+            "api_group": "inference_at_the_edge",
+            "project_id": project_id,
+            "search_field": name,
+            "from_timestamp": since.isoformat(),
+            "to_timestamp": until.isoformat(),
+            "order_by": "desc",
+            "limit": limit,
+        }
+        page = parse(await self._request("GET", USER_ACTIONS_PATH, params=params), RawPage)
+        actions = parse_items(page.results, UserAction)[0]
+        return [a for a in actions if any(_names(r, name) for r in a.resources)]
+
     async def _post_action(self, project_id: int, name: str, action: str) -> None:
         response = await self._request(
             "POST", f"{_deployments_path(project_id)}/{quote(name, safe='')}/{action}"
@@ -343,6 +366,14 @@ class GcoreClient:
             if 400 <= status < 500 and status != 404:
                 raise GcoreRequestRejected(status, _api_message(response))
             return response
+
+
+def _names(resource: UserActionResource, name: str) -> bool:
+    """Whether an audit log resource is the inference deployment ``name``."""
+    return resource.resource_type == "inference_instance" and name in (
+        resource.resource_id,
+        resource.search_field,
+    )
 
 
 def _deployments_path(project_id: int) -> str:

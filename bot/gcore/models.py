@@ -8,6 +8,7 @@ degrades a card instead of crashing a command.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -206,6 +207,8 @@ class DeploymentPage(ApiModel):
 class ScaleBounds(ApiModel):
     min: int = 0
     max: int = 0
+    # Read as they come (not validated): the watcher keeps only their numbers, in its spec.
+    triggers: dict[str, Any] | None = None
 
 
 class ContainerStatus(ApiModel):
@@ -216,11 +219,22 @@ class ContainerStatus(ApiModel):
 
 
 class DeploymentStatusView(ApiModel):
-    """The part of a deployment the watcher reads: a tenth of the parsing of a full ``Deployment``."""
+    """The part of a deployment the watcher reads: a tenth of the parsing of a full ``Deployment``.
+
+    Besides the status, what its spec is made of (``bot/watch/specs.py``); probes are read unvalidated,
+    and env values and probe headers are only ever digested there, never kept.
+    """
 
     name: str
     status: str
     containers: list[ContainerStatus] = Field(default_factory=list)
+    image: str | None = None
+    flavor_name: str | None = None
+    command: list[str] | str | None = None
+    listening_port: int | None = None
+    auth_enabled: bool = False
+    envs: dict[str, Any] | None = None
+    probes: dict[str, Any] | None = None
 
     @field_validator("containers", mode="before")
     @classmethod
@@ -255,6 +269,29 @@ class Region(ApiModel):
     id: int
     display_name: str
     slug: str | None = None
+
+
+class UserActionResource(ApiModel):
+    """A resource a user action touched; an inference deployment is ``inference_instance``, by name."""
+
+    resource_id: str
+    resource_type: str
+    search_field: str | None = None
+
+
+class UserAction(ApiModel):
+    """One entry of Gcore's audit log (``GET /cloud/v1/user_actions``): the parts the bot reads."""
+
+    timestamp: datetime
+    action_type: str
+    email: str | None = None
+    user_id: int | None = None
+    resources: list[UserActionResource] = Field(default_factory=list)
+
+    @field_validator("resources", mode="before")
+    @classmethod
+    def _null_resources(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 def deployment_name_problem(name: str) -> ArgumentProblem | None:

@@ -4,8 +4,9 @@ SQLAlchemy 2 over an embedded SQLite file by default, PostgreSQL when ``DATABASE
 states, its transitions and one delivery per channel are written in one transaction, before anything is
 posted; the notifier then moves each delivery through ``pending → sending → posted → done``. Calls run in a
 worker thread so the event loop never waits on the database. One module per aggregate: ``subscriptions``,
-``polls``, ``deliveries``, ``history`` (a deployment's past episodes), and ``leadership`` for which replica
-writes; ``schema`` holds the tables and ``migrations`` every change to them.
+``polls``, ``deliveries``, ``history`` (a deployment's past episodes), ``actors`` (who started each
+episode), and ``leadership`` for which replica writes; ``schema`` holds the tables and ``migrations`` every
+change to them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 
 from sqlalchemy.orm import sessionmaker
 
+from bot.store.actors import Actors
 from bot.store.deliveries import Deliveries, DeliveryJob
 from bot.store.engine import DatabaseInUse, create_database_engine, lock_sqlite_file
 from bot.store.history import Histories
@@ -34,7 +36,7 @@ __all__ = [
 ]
 
 
-class Store(Subscriptions, Polls, Deliveries, Histories):
+class Store(Subscriptions, Polls, Deliveries, Histories, Actors):
     """Every read and write of the watcher's state; async methods run in a worker thread."""
 
     def __init__(self, url: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
 from bot.store.engine import utc
 from bot.store.schema import DeploymentStateRow, SubscriptionRow, TransitionRow
+from bot.watch.specs import Change, spec_dict, spec_from
 from bot.watch.subscriptions import Subscription
 from bot.watch.transitions import AlertKind, Snapshot, Tracked, Transition
 
@@ -49,9 +51,25 @@ def to_subscription(row: SubscriptionRow) -> Subscription:
     )
 
 
+def state_spec_json(tracked: Tracked) -> dict[str, Any] | None:
+    """The ``deployment_states.spec`` of a state: its spec now, and the settled one when that differs."""
+    now, settled = tracked.snapshot.spec, tracked.settled_spec
+    if now is None:
+        return None
+    data: dict[str, Any] = {"now": spec_dict(now)}
+    if settled is not None and settled != now:
+        data["settled"] = spec_dict(settled)
+    return data
+
+
 def to_tracked(row: DeploymentStateRow) -> Tracked:
+    """A stored state; one stored before specs were kept (``spec`` NULL) has none, so its next poll is a
+    baseline of its spec, not a change."""
+    stored = row.spec or {}
+    spec = spec_from(stored["now"]) if "now" in stored else None
+    settled = spec_from(stored["settled"]) if "settled" in stored else spec
     return Tracked(
-        snapshot=snapshot_from(row.snapshot),
+        snapshot=replace(snapshot_from(row.snapshot), spec=spec),
         unsettled_since=utc(row.unsettled_since) if row.unsettled_since else None,
         stuck_alerted=row.stuck_alerted,
         problem=row.problem,
@@ -59,10 +77,34 @@ def to_tracked(row: DeploymentStateRow) -> Tracked:
         flapping=row.flapping,
         episode=row.episode,
         episode_open=row.episode_open,
+        settled_spec=settled,
     )
 
 
-# Transition fields stored as they are; kind and snapshot are converted.
+def changes_json(changes: tuple[Change, ...]) -> list[dict[str, str]] | None:
+    """A transition's spec changes as stored (None when there are none); nothing secret is in a Change."""
+    if not changes:
+        return None
+    return [
+        {key: value for key, value in asdict(change).items() if value not in (None, "")} for change in changes
+    ]
+
+
+def changes_from(data: list[Any] | None) -> tuple[Change, ...]:
+    return tuple(
+        Change(
+            field=str(item["field"]),
+            item=str(item.get("item", "")),
+            old=item.get("old"),
+            new=item.get("new"),
+            how=str(item.get("how", "changed")),
+        )
+        for item in data or ()
+        if isinstance(item, dict) and "field" in item
+    )
+
+
+# Transition fields stored as they are; kind, snapshot and changes are converted.
 TRANSITION_COLUMNS = (
     "project_id",
     "name",
@@ -84,4 +126,5 @@ def to_transition(row: TransitionRow) -> Transition:
         at=utc(row.at),
         since=utc(row.since) if row.since else None,
         snapshot=snapshot_from(row.snapshot) if row.snapshot else None,
+        changes=changes_from(row.changes),
     )

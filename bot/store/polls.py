@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from bot.store.convert import TRANSITION_COLUMNS, snapshot_json, to_tracked
+from bot.store.convert import TRANSITION_COLUMNS, changes_json, snapshot_json, state_spec_json, to_tracked
 from bot.store.engine import threaded, utc
 from bot.store.leadership import Leadership
 from bot.store.schema import (
@@ -145,6 +145,7 @@ class Polls(Leadership):
                         "flapping": states[name].flapping,
                         "episode": states[name].episode,
                         "episode_open": states[name].episode_open,
+                        "spec": state_spec_json(states[name]),
                     }
                     for name in chunk
                 ],
@@ -182,6 +183,7 @@ class Polls(Leadership):
             at=transition.at,
             since=transition.since,
             snapshot=snapshot_json(transition.snapshot) if transition.snapshot else None,
+            changes=changes_json(transition.changes),
         )
         session.add(row)
         session.flush()

@@ -78,6 +78,8 @@ class DeploymentStateRow(Base):
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
     episode: Mapped[int] = mapped_column(BigInteger, default=0)
     episode_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The compact spec (image, flavor, regions, scale, probes, env names and value hashes; never a value).
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ProjectHealthRow(Base):
@@ -112,6 +114,8 @@ class TransitionRow(Base):
     # Outage notices: why the polls fail, and since when (the first failed poll).
     detail: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
     since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # What changed in the spec since the last settled state, as data the formatters word.
+    changes: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class DeliveryRow(Base):
@@ -141,3 +145,18 @@ class ThreadRow(Base):
     episode: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     ts: Mapped[str] = mapped_column(String(32))
+
+
+class EpisodeActorRow(Base):
+    """Who started an episode: from Gcore's audit log (looked up once), or the Slack user who acted
+    through the bot. ``looked_up_at`` is set once the one lookup was made, found or not."""
+
+    __tablename__ = "episode_actors"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS), primary_key=True)
+    episode: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    actor: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    action: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    acted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    looked_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

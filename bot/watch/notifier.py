@@ -158,7 +158,7 @@ class Notifier:
     async def _channel_worker(self, channel_id: str) -> int:
         delivered = 0
         try:
-            async with self._gate:
+            async with self._gate, self._placement.channel_lock(channel_id):
                 # Reads again while the dispatcher saw news after the last read: nothing waits a round.
                 while channel_id in self._dirty:
                     self._dirty.discard(channel_id)
@@ -217,10 +217,8 @@ class Notifier:
     async def _finish(self, job: DeliveryJob, ts: str | None, plan: Plan) -> None:
         """After the post: remember a new message, bring the edited one up to date; then mark it done.
         Each step may be repeated after a crash without harm."""
-        t = job.transition
         if plan.keep is not None and ts is not None:
-            key, purpose = plan.keep
-            await self._store.save_thread(job.channel_id, t.project_id, t.name, key, purpose, ts)
+            await self._placement.keep(job, plan.keep, ts)
         if plan.follow_up is not None and ts is not None:
             await self._follow_up(job, ts, plan.follow_up)
         if plan.edit_ts is not None and plan.edit is not None:

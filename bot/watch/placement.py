@@ -9,6 +9,9 @@ A problem step that wakes people, and every ``--flat`` problem alert, carries th
 lines (``bot.watch.logs``): in the alert itself, or, when the step is the episode's first and so its
 message is the timeline (edited at every later step, which would drop them), in a reply under it. Planning
 again after a crash fetches them again; the post is still made once (``bot.watch.notifier``).
+
+A timeline names who started its episode once ``bot.watch.actors`` found them: its lookup starts when a
+channel's timeline is kept (``keep``), after the post, and every rendering reads what it stored.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Protocol
 
 from bot.gcore.models import LogEntry
 from bot.store import DeliveryJob, Store
+from bot.watch.actors import ActorLookup
 from bot.watch.logs import AlertLogs
 from bot.watch.story import failing, notifies
 from bot.watch.transitions import AlertKind, Transition, is_routine_sleep
@@ -65,7 +69,7 @@ class RegionSource(Protocol):
 class Placement:
     """Plans each delivery from what the store knows of the channel's story so far. ``logs`` gives problem
     alerts their last log lines, ``regions`` names regions, ``portal_url`` (the ``GCORE_PORTAL_URL``
-    template) adds Open in Gcore to the messages with buttons."""
+    template) adds Open in Gcore to the messages with buttons, ``actors`` names who started an episode."""
 
     def __init__(
         self,
@@ -75,10 +79,16 @@ class Placement:
         *,
         regions: RegionSource | None = None,
         portal_url: str | None = None,
+        actors: ActorLookup | None = None,
     ) -> None:
         self._store, self._stuck_after, self._logs = store, stuck_after_seconds, logs
-        self._regions, self._portal_url = regions, portal_url
+        self._regions, self._portal_url, self._actors = regions, portal_url, actors
         self._names: Mapping[int, str] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def channel_lock(self, channel_id: str) -> asyncio.Lock:
+        """Held by the channel's delivery worker while it delivers, and by any edit made outside it."""
+        return self._locks.setdefault(channel_id, asyncio.Lock())
 
     async def _region_names(self) -> Mapping[int, str]:
         """The names, or the last ones known when the lookup does not answer in time: an alert never
@@ -147,23 +157,51 @@ class Placement:
         # Posted, the timeline names the owners only when this step must wake them; edited (which notifies
         # no one), it names them while the deployment is in trouble.
         named = owners if (loud if parent is None else trouble) else ()
-        timeline = [
-            render_timeline(
-                story,
-                stuck_after_seconds=self._stuck_after,
-                mentions=named,
-                compact=compact,
-                regions=self._names,
-                portal_url=self._portal_url,
-            )
-            for compact in (False, True)
-        ]
-        timeline.append(render_compact_alert(t, stuck_after_seconds=self._stuck_after, regions=self._names))
+        timeline = await self._timeline(story, named)
         logs = await self._log_lines(t) if loud else []
         if parent is None:
             return Plan(post=timeline, keep=(t.episode, EPISODE), follow_up=render_alert_logs(t, logs))
         reply = self._renderings(t, with_buttons=False, mentions=owners if loud else (), logs=logs)
         return Plan(post=reply, thread_ts=parent, broadcast=loud, edit_ts=parent, edit=timeline)
+
+    async def _timeline(self, story: list[Transition], mentions: tuple[str, ...]) -> list[Message]:
+        """An episode's timeline (with who started it, once known), its compact form, and the latest step
+        alone in short."""
+        t = story[-1]
+        actor = await self._store.episode_actor(t.project_id, t.name, t.episode)
+        timeline = [
+            render_timeline(
+                story,
+                stuck_after_seconds=self._stuck_after,
+                mentions=mentions,
+                compact=compact,
+                regions=self._names,
+                portal_url=self._portal_url,
+                actor=actor,
+            )
+            for compact in (False, True)
+        ]
+        timeline.append(render_compact_alert(t, stuck_after_seconds=self._stuck_after, regions=self._names))
+        return timeline
+
+    async def keep(self, job: DeliveryJob, keep: tuple[int, str], ts: str) -> None:
+        """Remember the delivery's message ``ts`` as the channel's message of ``keep``; a new episode's
+        timeline then has its actor looked up, in the background."""
+        t = job.transition
+        key, purpose = keep
+        await self._store.save_thread(job.channel_id, t.project_id, t.name, key, purpose, ts)
+        if purpose == EPISODE and self._actors is not None:
+            self._actors.timeline_posted(job.channel_id, t, ts, self.episode_timeline, self.channel_lock)
+
+    async def episode_timeline(
+        self, channel_id: str, project_id: int, name: str, episode: int
+    ) -> list[Message] | None:
+        """The channel's timeline of the episode as an edit renders it now, or None when it has none."""
+        story = await self._store.channel_story(channel_id, project_id, name, episode, 2**62)
+        if not story:
+            return None
+        owners = await self._store.mentions_for(channel_id, project_id, name) if failing(story[-1]) else ()
+        return await self._timeline(story, owners)
 
     async def _flat_plan(self, job: DeliveryJob) -> Plan:
         """Every alert at the top level; flapping is one message edited in place, its end noted under it."""

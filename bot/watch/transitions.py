@@ -13,6 +13,9 @@ Rules, in the words of the product:
 - an *episode* (a rollout, an incident) opens with its first transition and closes once the deployment has
   been ACTIVE, DISABLED or PENDING, healthy and not flapping, for one more poll; a change within
   ``flap_window`` of the last one continues the episode instead of opening another;
+- a change of the spec (image, scale, env…) with no change of status is ``SPEC_CHANGED``, not a problem; the
+  opening step of an episode, and a step whose poll saw the spec change, carry what changed since the last
+  settled state;
 - scaling to zero and waking (ACTIVE ↔ PENDING) is routine: it belongs to no episode (``episode`` 0) and
   does not count towards flapping.
 """
@@ -25,6 +28,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.gcore.models import DeploymentStatus, DeploymentStatusView
+from bot.watch.specs import Change, Spec, spec_changes, spec_of
 
 UNSETTLED = frozenset({DeploymentStatus.DEPLOYING, DeploymentStatus.PARTIALLYDEPLOYED})
 SETTLED = frozenset({DeploymentStatus.ACTIVE, DeploymentStatus.DISABLED, DeploymentStatus.PENDING})
@@ -55,6 +59,7 @@ class AlertKind(StrEnum):
     STABLE = "stable"
     GCORE_UNREACHABLE = "gcore_unreachable"
     GCORE_REACHABLE = "gcore_reachable"
+    SPEC_CHANGED = "spec_changed"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ class Snapshot:
     total: int = 0
     min_ready: int = 0
     errors: tuple[tuple[int, str], ...] = ()
+    # The compact spec (bot/watch/specs.py); None when not known (a state stored before specs were kept).
+    spec: Spec | None = None
 
     @classmethod
     def of(cls, deployment: DeploymentStatusView) -> Snapshot:
@@ -81,6 +88,7 @@ class Snapshot:
             errors=tuple(
                 (c.region_id, c.error_message[:ERROR_MAX_CHARS]) for c in containers if c.error_message
             ),
+            spec=spec_of(deployment),
         )
 
     @property
@@ -113,6 +121,8 @@ class Tracked:
     flapping: bool = False
     episode: int = 0
     episode_open: bool = False
+    # The spec as of the last settled state, which an episode's changes are told against.
+    settled_spec: Spec | None = None
 
     @property
     def waiting_on_time(self) -> bool:
@@ -141,6 +151,9 @@ class Transition:
     # Outage notices: why the polls fail (``GCORE_UNREACHABLE``) and since the first failed poll.
     detail: str | None = None
     since: datetime | None = None
+    # What changed in the spec since the last settled state: on an episode's opening step, and on a step
+    # whose poll saw the spec change.
+    changes: tuple[Change, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +268,7 @@ def _first_sighting(
         snapshot=snapshot,
         unsettled_since=now if snapshot.state in UNSETTLED else None,
         problem=snapshot.errored or snapshot.degraded,
+        settled_spec=snapshot.spec,
     )
     if not announce:
         return tracked, []
@@ -336,12 +350,27 @@ def _next_sighting(
         elif old.degraded and not snapshot.degraded and not changed:
             found.append(replace(base, kind=AlertKind.RECOVERED, problem=True, recovery=True))
 
-    episode_open = before.episode_open
+    # A baseline (no spec known before) tells no change; the last settled spec is what changes count from.
+    settled = before.settled_spec if before.settled_spec is not None else old.spec
+    if settled is None:
+        settled = snapshot.spec
+    respecced = old.spec is not None and snapshot.spec is not None and old.spec != snapshot.spec
+    if respecced and not changed:
+        found.insert(0, replace(base, kind=AlertKind.SPEC_CHANGED))
     in_episode = [t for t in found if t.episode != 0]
+    if in_episode and (respecced or in_episode[0].episode != before.episode or not before.episode_open):
+        told = spec_changes(settled, snapshot.spec)
+        if told:
+            at = found.index(in_episode[0])
+            found[at] = replace(found[at], changes=told)
+
+    episode_open = before.episode_open
     if in_episode:
         episode_open = True
     elif before.episode_open and not changed and snapshot.state in SETTLED and not problem and not flapping:
         episode_open = False
+    if not episode_open and snapshot.state in SETTLED and not problem and not flapping:
+        settled = snapshot.spec
     tracked = Tracked(
         snapshot=snapshot,
         unsettled_since=unsettled_since,
@@ -351,5 +380,6 @@ def _next_sighting(
         flapping=flapping,
         episode=episode if in_episode else before.episode,
         episode_open=episode_open,
+        settled_spec=settled,
     )
     return tracked, found

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -21,6 +23,8 @@ _BASE: Final = "/cloud/v3/inference/{project_id}/deployments"
 # regions endpoint by naming its path.
 _INFERENCE: Final = "/cloud/v3/inference/"
 REGIONS_PATH: Final = "/cloud/v1/regions"
+# Gcore's audit log: break it by naming its path (``fail_next(403, path=USER_ACTIONS_PATH)``, ``set_delay``).
+USER_ACTIONS_PATH: Final = "/cloud/v1/user_actions"
 # Region names by id served by default: the seed's region 1 and one more.
 DEFAULT_REGIONS: Final[dict[int, str]] = {1: "Luxembourg-2", 100: "Amsterdam"}
 # The regions endpoint's default and largest page, as the SDK documents them.
@@ -157,6 +161,48 @@ def region_record(region_id: int, display_name: str) -> JSONDict:
     }
 
 
+def user_action_record(
+    project_id: int,
+    name: str,
+    action_type: str,
+    *,
+    email: str | None,
+    user_id: int,
+    at: datetime,
+    api_group: str = "inference_at_the_edge",
+) -> JSONDict:
+    """One entry of ``GET /cloud/v1/user_actions`` in the shape the official SDK's ``AuditLogEntry`` reads:
+    an action on the inference deployment ``name`` (resource type ``inference_instance``)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "acknowledged": True,
+        "action_data": None,
+        "action_type": action_type,
+        "api_group": api_group,
+        "client_id": 1000,
+        "email": email,
+        "is_complete": True,
+        "issued_by_user_id": None,
+        "project_id": project_id,
+        "region_id": None,
+        "resources": [
+            {
+                "resource_id": name,
+                "resource_type": "inference_instance",
+                "resource_body": None,
+                "search_field": name,
+            }
+        ],
+        "source_user_ip": "203.0.113.7",
+        "task_id": None,
+        "timestamp": at.astimezone(UTC).isoformat(),
+        "token_id": None,
+        "total_price": None,
+        "user_agent": "Mozilla/5.0",
+        "user_id": user_id,
+    }
+
+
 def seed_deployment(**overrides: Any) -> JSONDict:
     """Return a deep copy of :data:`SEED_DEPLOYMENT` with top-level ``overrides`` applied."""
     deployment = copy.deepcopy(SEED_DEPLOYMENT)
@@ -238,8 +284,8 @@ class _ValidationError(Exception):
 class FakeGcore(LoopbackServer):
     """Loopback fake of the Gcore Everywhere Inference deployments API.
 
-    Serves ``/cloud/v3/inference/{project_id}/deployments[/{name}[/start|/stop|/logs]]`` and
-    ``/cloud/v1/regions`` with ``Authorization: APIKey <api_key>`` auth. Deployments are raw JSON dicts (see
+    Serves ``/cloud/v3/inference/{project_id}/deployments[/{name}[/start|/stop|/logs]]``,
+    ``/cloud/v1/regions`` and the audit log ``/cloud/v1/user_actions`` (``record_action``) with ``Authorization: APIKey <api_key>`` auth. Deployments are raw JSON dicts (see
     :func:`seed_deployment`). Failure injection (``fail_next``, ``set_delay``,
     ``set_invalid_json``, ``set_down``) is applied before auth, like an outage in front of the API;
     ``fail_next`` without a path and ``set_invalid_json`` hit the inference endpoints only (the regions
@@ -252,6 +298,7 @@ class FakeGcore(LoopbackServer):
         self._deployments: dict[tuple[int, str], JSONDict] = {}
         self._logs: dict[tuple[int, str], list[JSONDict]] = {}
         self._regions: dict[int, str] = dict(DEFAULT_REGIONS)
+        self._actions: list[JSONDict] = []
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._delay = 0.0
@@ -272,6 +319,7 @@ class FakeGcore(LoopbackServer):
             self._deployments.clear()
             self._logs.clear()
             self._regions = dict(DEFAULT_REGIONS)
+            self._actions.clear()
             self._requests.clear()
             self._failures.clear()
             self._delay = 0.0
@@ -326,6 +374,24 @@ class FakeGcore(LoopbackServer):
         """Serve these regions (``display_name`` by id) from ``GET /cloud/v1/regions``, in id order."""
         with self._lock:
             self._regions = dict(names)
+
+    def record_action(
+        self,
+        project_id: int,
+        name: str,
+        action_type: str = "update",
+        *,
+        email: str | None = "alice@example.com",
+        user_id: int = 7,
+        at: datetime | None = None,
+    ) -> JSONDict:
+        """Add an entry to the audit log served by ``GET /cloud/v1/user_actions`` (at ``at``, default now)."""
+        entry = user_action_record(
+            project_id, name, action_type, email=email, user_id=user_id, at=at or datetime.now(UTC)
+        )
+        with self._lock:
+            self._actions.append(entry)
+        return copy.deepcopy(entry)
 
     # -- request log ------------------------------------------------------------------------
 
@@ -407,6 +473,7 @@ class FakeGcore(LoopbackServer):
         app.router.add_post(base + "/{name}/stop", self._stop)
         app.router.add_get(base + "/{name}/logs", self._list_logs)
         app.router.add_get(REGIONS_PATH, self._list_regions)
+        app.router.add_get(USER_ACTIONS_PATH, self._list_user_actions)
         return app
 
     @web.middleware
@@ -561,6 +628,55 @@ class FakeGcore(LoopbackServer):
         with self._lock:
             items = [region_record(rid, name) for rid, name in sorted(self._regions.items())]
         return web.json_response({"count": len(items), "results": items[offset : offset + limit]})
+
+    async def _list_user_actions(self, request: web.Request) -> web.Response:
+        """The audit log, filtered as the API documents it: any of ``api_group``, ``project_id``,
+        ``resource_id``, ``action_type`` (each repeatable), ``search_field``, ``from_timestamp`` and
+        ``to_timestamp`` (ISO 8601), ``order_by`` ``asc`` or ``desc``, ``limit``/``offset`` pages."""
+        limit = _query_int(request, "limit", _REGIONS_DEFAULT_LIMIT, minimum=1, maximum=_MAX_LIMIT)
+        offset = _query_int(request, "offset", 0, minimum=0)
+        order_by = request.query.get("order_by") or "desc"
+        if order_by not in ("asc", "desc"):
+            raise _ValidationError("order_by: Input should be 'asc' or 'desc'")
+        since, until = _query_time(request, "from_timestamp"), _query_time(request, "to_timestamp")
+        groups = set(request.query.getall("api_group", []))
+        projects = set(request.query.getall("project_id", []))
+        resources = set(request.query.getall("resource_id", []))
+        kinds = set(request.query.getall("action_type", []))
+        search = request.query.get("search_field")
+        with self._lock:
+            entries = copy.deepcopy(self._actions)
+
+        def wanted(entry: JSONDict) -> bool:
+            at = datetime.fromisoformat(entry["timestamp"])
+            touched = entry["resources"]
+            return (
+                (not groups or entry["api_group"] in groups)
+                and (not projects or str(entry["project_id"]) in projects)
+                and (not kinds or entry["action_type"] in kinds)
+                and (not resources or any(r["resource_id"] in resources for r in touched))
+                and (search is None or any(search in (r.get("search_field") or "") for r in touched))
+                and (since is None or at >= since)
+                and (until is None or at <= until)
+            )
+
+        found = sorted(
+            filter(wanted, entries),
+            key=lambda e: datetime.fromisoformat(e["timestamp"]),
+            reverse=order_by == "desc",
+        )
+        return web.json_response({"count": len(found), "results": found[offset : offset + limit]})
+
+
+def _query_time(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _ValidationError(f"{name}: Input should be a valid datetime") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class _DeploymentNotFound(Exception):
