@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.gcore.models import DeploymentStatus
+from bot.watch.specs import Change
 from bot.watch.transitions import Transition
 
 # The episodes a history holds, and the steps it keeps of each: the first, the first problem, the latest.
@@ -39,15 +40,18 @@ class Episode:
     id: int
     steps: tuple[Transition, ...]
     step_count: int
-    # What changed in the deployment (image, flavor, settings…) and who changed it are not recorded yet;
-    # they are for the work on "what changed, who changed it". Empty means unknown, never "nothing".
-    changes: tuple[str, ...] = ()
-    changed_by: str | None = None
+    # Who started it, from Gcore's audit log; None when unknown (never looked up, or nobody found).
+    actor: EpisodeActor | None = None
 
     @property
     def began(self) -> datetime:
         """When the episode opened: its first step."""
         return self.steps[0].at
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """What changed in the deployment's spec during the episode, as its steps recorded it."""
+        return tuple(change for step in self.steps for change in step.changes)
 
     @property
     def left_out(self) -> int:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from bot.actions import ActionId, DeploymentRef
 from bot.history import Episode, History
 from formatters.blocks import Block, Message, actions, blocks_text_length, button, context, section
+from formatters.changes import changes_line
 from formatters.limits import MAX_SECTION_TEXT, MESSAGE_BLOCKS_TEXT_BUDGET
 from formatters.text import code, escape_mrkdwn, plural, slack_date
-from formatters.timeline import outcome, step_line
+from formatters.timeline import actor_words, outcome, step_line
 
 # How each episode is told, fullest first: at most this many steps, with or without container errors.
 SHAPES = ((12, True), (6, True), (3, True), (3, False), (2, False), (0, False))
@@ -53,9 +54,11 @@ def render_history(history: History, *, watched: bool, stuck_after_seconds: int)
 def _episode_text(episode: Episode, most: int, with_error: bool, stuck_after_seconds: int) -> str:
     """When the episode began and how it went, then at most ``most`` lines of steps: the first and the
     latest, with a count of those between left out (here or by the store)."""
-    # What changed and who changed it (``episode.changes``, ``episode.changed_by``) go under this line
-    # once they are recorded; until then nothing is said rather than a guess.
     heading = f"*{slack_date(episode.began)}* · {outcome(episode.steps)}"
+    if episode.actor is not None:
+        heading += f" · {actor_words(episode.actor)}"
+    if episode.changes:
+        heading += f"\n{changes_line(episode.changes)}"
     steps = episode.steps
     if most == 0:
         return f"{heading} · {plural(episode.step_count, 'step')}"

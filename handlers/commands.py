@@ -58,6 +58,7 @@ async def status(call: Invocation) -> None:
     card = render_deployment_card(
         found.deployment,
         call.services.clock(),
+        since=found.since,
         watching=found.watching,
         regions=found.regions,
         portal_url=call.services.settings.gcore_portal_url,

@@ -36,6 +36,7 @@ async def _card(
     return render_deployment_card(
         found.deployment,
         services.clock(),
+        since=found.since,
         shared_by=shared_by,
         in_channel=in_channel,
         watching=found.watching,

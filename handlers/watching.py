@@ -120,6 +120,7 @@ def register(app: AsyncApp, services: Services) -> None:
         card = render_deployment_card(
             found.deployment,
             services.clock(),
+            since=found.since,
             watching=found.watching,
             regions=found.regions,
             portal_url=services.settings.gcore_portal_url,

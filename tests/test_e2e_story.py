@@ -125,3 +125,12 @@ def test_unwatch_asks_first_and_under_all_offers_to_mute_one_deployment(watcher:
     assert len(watcher.alerts()) == 2 and len(watcher.replies(alert["ts"])) == 0
     for message in watcher.slack.messages(CHANNEL):
         assert all("confirm" in b for b in buttons(message) if b["action_id"].startswith("unwatch"))
+
+
+def test_the_card_says_since_when_a_watched_deployment_has_its_status(watcher: WatchBot) -> None:
+    watcher.watch()
+    assert "since" not in all_text(watcher.command("status my-instance")["blocks"])  # never seen to change
+    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    watcher.wait_alerts(1)
+    first_line = all_text(watcher.command("status my-instance")["blocks"]).split("\n")[1]
+    assert "DEPLOYING" in first_line and "since <!date^" in first_line

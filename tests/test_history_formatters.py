@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from bot.actions import ActionId, DeploymentRef
-from bot.history import MAX_EPISODES, MAX_STEPS, Episode, History
+from bot.history import MAX_EPISODES, MAX_STEPS, Episode, EpisodeActor, History
+from bot.watch.specs import Change
 from bot.watch.transitions import AlertKind, Transition, new_episode
 from formatters.blocks import Message
 from formatters.history import render_history
@@ -98,3 +99,14 @@ def test_the_longest_history_fits_slack_and_still_tells_every_outcome() -> None:
     assert not limit_problems(message.blocks, message.text)
     assert all_text(message.blocks).count("🔁 flapping for") == MAX_EPISODES
     assert "<!channel>" not in all_text(message.blocks)
+
+
+def test_each_episode_says_what_changed_and_who_started_it() -> None:
+    first = replace(ROLLOUT[0], changes=(Change("image", old="nginx:1.25", new="nginx:1.27"),))
+    told = replace(episode([first, *ROLLOUT[1:]]), actor=EpisodeActor("alice@example.com", "update", T0))
+    text = all_text(
+        render_history(
+            History(1, "my-instance", episodes=(told,)), watched=True, stuck_after_seconds=900
+        ).blocks
+    )
+    assert "update by alice@example.com" in text and "nginx:1.25" in text and "nginx:1.27" in text

@@ -88,3 +88,17 @@ async def test_history_holds_at_most_the_latest_episodes(store: Store) -> None:
     assert [e.id for e in history.episodes] == episodes[:1:-1]
     # With older episodes left out, the naps counted are those since the oldest one held began.
     assert history.older and history.naps == 2 and history.naps_since == NOW + timedelta(hours=2, minutes=30)
+
+
+async def test_a_card_knows_since_when_the_deployment_has_its_status(store: Store) -> None:
+    await record(
+        store,
+        1,
+        step(0, "ACTIVE", "DEPLOYING", episode=ROLLOUT),
+        step(3, "DEPLOYING", "ACTIVE", episode=ROLLOUT),
+        step(9, "ACTIVE", "PENDING", episode=0),
+    )
+    assert await store.status_since(1, "my-instance", "pending") == NOW + timedelta(minutes=9)
+    assert await store.status_since(1, "my-instance", "ACTIVE") == NOW + timedelta(minutes=3)
+    assert await store.status_since(1, "my-instance", "DISABLED") is None
+    assert await store.status_since(1, "other-one", "ACTIVE") is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from bot.gcore.models import Deployment
@@ -22,6 +23,8 @@ class CardContent:
     deployment: Deployment
     watching: bool
     regions: Mapping[int, str]
+    # When the watcher saw it take its current status; None when it does not know.
+    since: datetime | None = None
 
 
 async def with_region_names(services: Services, work: Awaitable[T]) -> tuple[T, Mapping[int, str]]:
@@ -38,4 +41,5 @@ async def deployment_for_card(services: Services, channel_id: str, project_id: i
         services.store.watching(channel_id, project_id, name),
         services.regions.names(),
     )
-    return CardContent(deployment, subscription is not None, names)
+    since = await services.store.status_since(project_id, name, deployment.status)
+    return CardContent(deployment, subscription is not None, names, since)

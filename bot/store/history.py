@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.history import ASLEEP, MAX_EPISODES, MAX_STEPS, Episode, History
+from bot.history import ASLEEP, MAX_EPISODES, MAX_STEPS, Episode, EpisodeActor, History
 from bot.store.base import StoreBase
 from bot.store.convert import to_transition
 from bot.store.engine import threaded, utc
-from bot.store.schema import TransitionRow
-from bot.watch.transitions import Transition
+from bot.store.schema import EpisodeActorRow, TransitionRow
+from bot.watch.transitions import AlertKind, Transition, canonical_status
 
 
 class Histories(StoreBase):
@@ -39,7 +39,7 @@ class Histories(StoreBase):
                 )
             )
             older, ids = len(ids) > episodes, ids[:episodes]
-            found = self._episodes(session, mine, ids, steps)
+            found = self._episodes(session, mine, ids, steps, (project_id, name))
             since = found[-1].began if older and found else None
             naps, first_nap = self._naps(session, mine, since)
         return History(
@@ -51,8 +51,28 @@ class Histories(StoreBase):
             naps_since=first_nap,
         )
 
+    @threaded
+    def status_since(self, project_id: int, name: str, status: str) -> datetime | None:
+        """When the watcher last saw the deployment move to ``status``; None when it never did (nobody
+        watches it, or it has had that status since it was first seen)."""
+        with self._sessions() as session:
+            moment = session.scalar(
+                select(TransitionRow.at)
+                .where(
+                    TransitionRow.project_id == project_id,
+                    TransitionRow.name == name,
+                    TransitionRow.new_status == canonical_status(status),
+                    TransitionRow.kind.in_((AlertKind.CHANGED, AlertKind.CREATED)),
+                )
+                .order_by(TransitionRow.id.desc())
+                .limit(1)
+            )
+            return utc(moment) if moment is not None else None
+
     @staticmethod
-    def _episodes(session: Session, mine: tuple[Any, ...], ids: list[int], steps: int) -> list[Episode]:
+    def _episodes(
+        session: Session, mine: tuple[Any, ...], ids: list[int], steps: int, deployment: tuple[int, str]
+    ) -> list[Episode]:
         """The episodes ``ids``, newest first, with the steps kept of each; one query, numbered per
         episode from either end, so a flapping episode of thousands of steps costs no more than ``steps``."""
         if not ids:
@@ -90,7 +110,26 @@ class Histories(StoreBase):
         for row, total in rows:
             story[row.episode].append(to_transition(row))
             totals[row.episode] = total
-        return [Episode(id=i, steps=tuple(story[i]), step_count=totals[i]) for i in ids if story[i]]
+        project_id, name = deployment
+        actors = {
+            row.episode: EpisodeActor(
+                who=row.actor, action=row.action or "", at=utc(row.acted_at) if row.acted_at else None
+            )
+            for row in session.scalars(
+                select(EpisodeActorRow).where(
+                    EpisodeActorRow.project_id == project_id,
+                    EpisodeActorRow.name == name,
+                    EpisodeActorRow.episode.in_(ids),
+                    EpisodeActorRow.actor.is_not(None),
+                )
+            )
+            if row.actor is not None
+        }
+        return [
+            Episode(id=i, steps=tuple(story[i]), step_count=totals[i], actor=actors.get(i))
+            for i in ids
+            if story[i]
+        ]
 
     @staticmethod
     def _naps(session: Session, mine: tuple[Any, ...], since: datetime | None) -> tuple[int, datetime | None]:
