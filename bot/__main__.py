@@ -26,6 +26,7 @@ from bot.watch.logs import AlertLogs
 from bot.watch.notifier import Notifier
 from bot.watch.pauses import ChannelPauses
 from bot.watch.placement import Placement
+from bot.watch.specs import digest_key
 from bot.watch.transitions import WatchRules
 from bot.watch.watcher import Watcher
 from handlers import create_app
@@ -103,6 +104,7 @@ def start_watching(
         ),
         interval=interval,
         outage_alert_after=settings.gcore_outage_alert_after,
+        digest_key=digest_key(settings.gcore_api_key.get_secret_value()),
     )
 
     async def recheck_paused_channels() -> None:

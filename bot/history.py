@@ -50,8 +50,9 @@ class Episode:
 
     @property
     def changes(self) -> tuple[Change, ...]:
-        """What changed in the deployment's spec during the episode, as its steps recorded it."""
-        return tuple(change for step in self.steps for change in step.changes)
+        """What changed in the deployment's spec during the episode: each step counts its changes from the
+        last settled state, so the latest step that has any tells them all."""
+        return next((step.changes for step in reversed(self.steps) if step.changes), ())
 
     @property
     def left_out(self) -> int:

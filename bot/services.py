@@ -64,6 +64,7 @@ class Services:
 
     async def aclose(self) -> None:
         """Release pooled connections."""
+        await self.regions.aclose()
         await self.gcore.aclose()
         await self.watch_gcore.aclose()
         self.store.close()

@@ -99,3 +99,16 @@ def test_fifty_lines_of_the_worst_kind_stay_within_slacks_limits() -> None:
     assert "did not fit in one message" in all_text(shown.blocks)
     alert = render_alert(CASES["failing"], stuck_after_seconds=900, logs=worst[:20])
     assert not limit_problems(alert.blocks, alert.text)
+
+
+def test_what_looks_like_a_printed_secret_is_masked() -> None:
+    printed = [
+        "loading with HF_TOKEN=hf_abcdefgh12345 and DB_PASSWORD: 'pa ss'",
+        "calling upstream with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig",
+        "api_key=sk-live-123456 ready; tokens per second: 42",
+    ]
+    lines = [log_line(LogEntry(message=text, time="2026-11-26T11:59:01Z")) for text in printed]
+    text = "\n".join(lines)
+    for secret in ("hf_abcdefgh12345", "pa ss", "eyJhbGciOiJIUzI1NiJ9", "sk-live-123456"):
+        assert secret not in text
+    assert "HF_TOKEN=••••" in lines[0] and "Bearer ••••" in lines[1] and "api_key=••••" in lines[2]

@@ -136,7 +136,7 @@ async def test_a_failed_lookup_keeps_the_last_names_and_logs_once(caplog: pytest
         assert await regions.names() == NAMES
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "HTTP 503" in warnings[0].getMessage() and "keeping the last names" in warnings[0].getMessage()
+    assert "http:503" in warnings[0].getMessage() and "keeping the last names" in warnings[0].getMessage()
     assert API_KEY not in caplog.text
     source.fail = False
     clock.now += 3601

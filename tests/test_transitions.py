@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.gcore.models import DeploymentStatus, DeploymentStatusView
+from bot.watch.specs import digest_key, spec_changes, spec_dict, spec_of
 from bot.watch.transitions import (
     STATUS_MAX_CHARS,
     AlertKind,
@@ -374,3 +375,34 @@ def test_scaling_to_zero_and_waking_tell_no_spec_change() -> None:
     poller = Poller(spec_snap())
     assert [t.changes for t in poller.poll(spec_snap(status="PENDING")).transitions] == [()]
     assert [t.changes for t in poller.poll(spec_snap()).transitions] == [()]
+
+
+def test_secret_digests_are_keyed_and_a_new_key_is_a_new_baseline_not_a_change() -> None:
+    one, other = digest_key("gcore-key-one"), digest_key("gcore-key-two")
+    token = spec_dict(spec_of(spec_view(), one))["env/TOKEN"]
+    # Without the key nobody can check a stored digest against a guess: the unkeyed digest differs.
+    assert token != spec_dict(spec_of(spec_view(), b""))["env/TOKEN"] and "s3cret" not in token
+    # Rotated key, and a real change in the same poll: only what can be compared is told.
+    rotated = spec_changes(spec_of(spec_view(), one), spec_of(spec_view(image="nginx:1.27"), other))
+    assert [(c.field, c.old, c.new) for c in rotated] == [("image", "nginx:1.25", "nginx:1.27")]
+    changed = spec_changes(
+        spec_of(spec_view(), one), spec_of(spec_view(envs={"API_URL": "x", "TOKEN": "t"}), one)
+    )
+    assert [(c.field, c.item, c.how) for c in changed] == [
+        ("env", "API_URL", "changed"),
+        ("env", "TOKEN", "changed"),
+    ]
+
+
+def test_a_spec_change_seen_with_a_nap_is_still_told() -> None:
+    poller = Poller(Snapshot.of(spec_view()))
+    view = spec_view(
+        status="PENDING",
+        containers=[{**spec_view().containers[0].model_dump(), "scale": {"min": 0, "max": 5}}],
+    )
+    found = poller.poll(Snapshot.of(view)).transitions
+    assert [(t.kind, t.episode == 0) for t in found] == [
+        (AlertKind.SPEC_CHANGED, False),
+        (AlertKind.CHANGED, True),
+    ]
+    assert "scale" in [c.field for c in found[0].changes]

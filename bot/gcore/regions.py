@@ -9,13 +9,14 @@ failures, and not tried again for ``retry_after`` seconds, so a broken endpoint 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Protocol
 
-from bot.gcore.errors import GcoreError
+from bot.gcore.errors import GcoreError, failure_reason
 from bot.gcore.models import Region
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,23 @@ class RegionNames:
         await asyncio.shield(self._lookup)
         return self._names
 
+    async def aclose(self) -> None:
+        """Stop a lookup under way (at shutdown, before the client it uses is closed)."""
+        if self._lookup is not None and not self._lookup.done():
+            self._lookup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lookup
+
     async def _refresh(self) -> None:
         try:
             async with asyncio.timeout(self._timeout):
                 regions = await self._source.list_regions()
         except (GcoreError, TimeoutError) as error:
+            # The reason's short code, not the error's words: those can quote what Gcore or a proxy sent.
             self._failed(
-                str(error) if isinstance(error, GcoreError) else f"no answer within {self._timeout:g} s"
+                failure_reason(error)
+                if isinstance(error, GcoreError)
+                else f"no answer within {self._timeout:g} s"
             )
             return
         except Exception as error:  # a bug here must not cost a card more than its region names
@@ -91,7 +102,6 @@ class RegionNames:
     def _failed(self, why: str) -> None:
         self._due = self._clock() + self._retry_after
         if not self._failing:
-            # GcoreError's words carry no secret (the key lives only in the client's headers).
             log.warning(
                 "region names unavailable, showing region ids%s: %s",
                 " (keeping the last names)" if self._names else "",

@@ -136,11 +136,12 @@ class Placement:
         sleeping and waking is one digest message a day. Only steps that must wake people mention the
         owners, and a reply that must wake them is broadcast to the channel."""
         t = job.transition
-        await self._region_names()
         if not t.name:
             # A project's outage and its end: every owner of the project in this channel hears it.
             owners = await self._store.mentions_for(job.channel_id, t.project_id, None)
             return Plan(post=self._renderings(t, mentions=owners))
+        # A project's notice goes without: its region names would come from the Gcore that is failing.
+        await self._region_names()
         if job.flat:
             return await self._flat_plan(job)
         if is_routine_sleep(t):
@@ -160,7 +161,9 @@ class Placement:
         timeline = await self._timeline(story, named)
         logs = await self._log_lines(t) if loud else []
         if parent is None:
-            return Plan(post=timeline, keep=(t.episode, EPISODE), follow_up=render_alert_logs(t, logs))
+            return Plan(
+                post=timeline, keep=(t.episode, EPISODE), follow_up=render_alert_logs(t, logs, self._names)
+            )
         reply = self._renderings(t, with_buttons=False, mentions=owners if loud else (), logs=logs)
         return Plan(post=reply, thread_ts=parent, broadcast=loud, edit_ts=parent, edit=timeline)
 

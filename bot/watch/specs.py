@@ -24,6 +24,8 @@ SPEC_VALUE_MAX_CHARS = 200
 # Keys of fields kept only as a digest; a change of one shows no value.
 SECRET_FIELDS = frozenset({"command", "env", "probe-secret"})
 _PERSON = b"inference-spec"
+# The spec entry naming the key its digests were made with (a digest of the key, never the key).
+DIGEST_KEY_ENTRY = "digest-key"
 _PROBES = ("startup_probe", "readiness_probe", "liveness_probe")
 
 
@@ -43,8 +45,14 @@ class Change:
     how: str = "changed"
 
 
-def _digest(*parts: str) -> str:
-    blake = hashlib.blake2b(digest_size=8, person=_PERSON)
+def digest_key(secret: str) -> bytes:
+    """The key of the spec's digests, derived from a secret the database never holds (the Gcore API key):
+    without it a stored digest cannot be checked against guessed values."""
+    return hashlib.blake2b(secret.encode("utf-8"), digest_size=32, person=b"inference-dkey").digest()
+
+
+def _digest(key: bytes, *parts: str) -> str:
+    blake = hashlib.blake2b(digest_size=8, person=_PERSON, key=key)
     for part in parts:
         blake.update(part.encode("utf-8", "replace"))
         blake.update(b"\0")
@@ -66,11 +74,11 @@ def _triggers(triggers: Mapping[str, Any] | None) -> str:
         elif "rate" in trigger:
             words.append(f"{name} {trigger.get('rate')}/{trigger.get('window')}s")
         else:
-            words.append(f"{name} {_digest(repr(sorted(trigger.items())))[:6]}")
+            words.append(f"{name} {_digest(b'', repr(sorted(trigger.items())))[:6]}")
     return " · ".join(words) or "none"
 
 
-def _probe(config: Any) -> tuple[str, str | None]:
+def _probe(config: Any, secret_key: bytes) -> tuple[str, str | None]:
     """A probe's shown settings (``http /healthz :80 · every 5s``…) and the digest of its secret parts."""
     if (
         not isinstance(config, Mapping)
@@ -100,12 +108,13 @@ def _probe(config: Any) -> tuple[str, str | None]:
     ):
         if probe.get(key) is not None:
             words.append(label.format(probe[key]))
-    return " · ".join(words), (_digest(*secret) if secret else None)
+    return " · ".join(words), (_digest(secret_key, *secret) if secret else None)
 
 
-def spec_of(deployment: DeploymentStatusView) -> Spec:
-    """The compact spec of a deployment as the list endpoint gave it."""
-    spec: dict[str, str] = {}
+def spec_of(deployment: DeploymentStatusView, secret_key: bytes = b"") -> Spec:
+    """The compact spec of a deployment as the list endpoint gave it; ``secret_key`` (``digest_key``)
+    keys the digests of what may be secret."""
+    spec: dict[str, str] = {DIGEST_KEY_ENTRY: _digest(secret_key, "key id")}
     for key, value in (
         ("image", deployment.image),
         ("flavor", deployment.flavor_name),
@@ -116,19 +125,19 @@ def spec_of(deployment: DeploymentStatusView) -> Spec:
     spec["auth"] = "on" if deployment.auth_enabled else "off"
     command = deployment.command
     if command:
-        spec["command"] = _digest(*(command if isinstance(command, list) else [command]))
+        spec["command"] = _digest(secret_key, *(command if isinstance(command, list) else [command]))
     for container in deployment.containers:
         region = container.region_id
         spec[f"scale/{region}"] = f"{container.scale.min}-{container.scale.max}"
         spec[f"triggers/{region}"] = _text(_triggers(container.scale.triggers))
     for kind in _PROBES:
-        shown, secret = _probe((deployment.probes or {}).get(kind))
+        shown, secret = _probe((deployment.probes or {}).get(kind), secret_key)
         name = kind.removesuffix("_probe")
         spec[f"probe/{name}"] = _text(shown)
         if secret is not None:
             spec[f"probe-secret/{name}"] = secret
     for variable, value in (deployment.envs or {}).items():
-        spec[f"env/{_text(variable)}"] = _digest(str(variable), str(value))
+        spec[f"env/{_text(variable)}"] = _digest(secret_key, str(variable), str(value))
     flat: list[str] = []
     for key in sorted(spec):
         flat.extend((sys.intern(key), spec[key]))
@@ -153,6 +162,9 @@ def spec_changes(old: Spec | None, new: Spec | None) -> tuple[Change, ...]:
     if old is None or new is None or old == new:
         return ()
     before, after = spec_dict(old), spec_dict(new)
+    # Digests made with another key (the API key was rotated, or the spec predates keys) cannot be
+    # compared: their fields are a new baseline, not a change.
+    rekeyed = before.pop(DIGEST_KEY_ENTRY, None) != after.pop(DIGEST_KEY_ENTRY, None)
     regions_added = {key.split("/", 1)[1] for key in after if key.startswith("scale/") and key not in before}
     regions_gone = {key.split("/", 1)[1] for key in before if key.startswith("scale/") and key not in after}
     found: list[Change] = []
@@ -161,6 +173,8 @@ def spec_changes(old: Spec | None, new: Spec | None) -> tuple[Change, ...]:
         if was == now:
             continue
         field, _, item = key.partition("/")
+        if rekeyed and field in SECRET_FIELDS:
+            continue
         if field in ("scale", "triggers") and item in regions_added | regions_gone:
             if field == "scale":
                 found.append(Change("region", item, how="added" if item in regions_added else "removed"))

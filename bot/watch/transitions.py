@@ -76,8 +76,9 @@ class Snapshot:
     spec: Spec | None = None
 
     @classmethod
-    def of(cls, deployment: DeploymentStatusView) -> Snapshot:
-        """The snapshot of a deployment as the list endpoint gave it."""
+    def of(cls, deployment: DeploymentStatusView, digest_key: bytes = b"") -> Snapshot:
+        """The snapshot of a deployment as the list endpoint gave it; ``digest_key`` keys the digests of
+        its spec's secret parts."""
         containers = deployment.containers
         return cls(
             name=deployment.name,
@@ -88,7 +89,7 @@ class Snapshot:
             errors=tuple(
                 (c.region_id, c.error_message[:ERROR_MAX_CHARS]) for c in containers if c.error_message
             ),
-            spec=spec_of(deployment),
+            spec=spec_of(deployment, digest_key),
         )
 
     @property
@@ -355,7 +356,8 @@ def _next_sighting(
     if settled is None:
         settled = snapshot.spec
     respecced = old.spec is not None and snapshot.spec is not None and old.spec != snapshot.spec
-    if respecced and not changed:
+    # Told on its own when nothing else in an episode carries it (no status change, or only a nap).
+    if respecced and (not changed or all(t.episode == 0 for t in found)):
         found.insert(0, replace(base, kind=AlertKind.SPEC_CHANGED))
     in_episode = [t for t in found if t.episode != 0]
     if in_episode and (respecced or in_episode[0].episode != before.episode or not before.episode_open):

@@ -77,9 +77,12 @@ class Watcher:
         rules: WatchRules,
         interval: timedelta,
         outage_alert_after: int,
+        digest_key: bytes = b"",
     ) -> None:
+        """``digest_key`` (``bot.watch.specs.digest_key``) keys the digests of what in a spec may be
+        secret, so the stored ones cannot be checked against guesses."""
         self._gcore, self._store, self._notifier, self._clock = gcore, store, notifier, clock
-        self._rules = rules
+        self._rules, self._digest_key = rules, digest_key
         self._interval = interval
         self._outage_alert_after = outage_alert_after
         self._memory: dict[int, _ProjectMemory] = {}
@@ -182,7 +185,7 @@ class Watcher:
             if len(deployment.name) > NAME_MAX_CHARS:
                 problems.add((deployment.name[:NAME_MAX_CHARS] + "…", f"name longer than {NAME_MAX_CHARS}"))
                 continue
-            current[deployment.name] = Snapshot.of(deployment)
+            current[deployment.name] = Snapshot.of(deployment, self._digest_key)
         for who, cause in sorted(problems - memory.logged_unreadable):
             log.warning(
                 "project %d: skipping deployment %r, which cannot be read (%s)", project_id, who, cause
@@ -210,5 +213,5 @@ class Watcher:
                 unknown.add(name)
             else:
                 log.warning("project %d: the listing lacks %r, but it exists; not deleted", project_id, name)
-                current[name] = Snapshot.of(answer)
+                current[name] = Snapshot.of(answer, self._digest_key)
         return _Reading(current, unknown, complete=complete and len(lacking) <= MAX_DELETION_CHECKS)
