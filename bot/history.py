@@ -26,7 +26,7 @@ ASLEEP = DeploymentStatus.PENDING.value
 @dataclass(frozen=True)
 class EpisodeActor:
     """Who started an episode, and how: from Gcore's audit log (an email, or a user id when the log has
-    none), or the Slack user who acted through the bot."""
+    none)."""
 
     who: str
     action: str

@@ -148,8 +148,8 @@ class ThreadRow(Base):
 
 
 class EpisodeActorRow(Base):
-    """Who started an episode: from Gcore's audit log (looked up once), or the Slack user who acted
-    through the bot. ``looked_up_at`` is set once the one lookup was made, found or not."""
+    """Who started an episode, from Gcore's audit log (looked up once). ``looked_up_at`` is set once the
+    one lookup was made, found or not."""
 
     __tablename__ = "episode_actors"
 

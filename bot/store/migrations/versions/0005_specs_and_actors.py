@@ -1,6 +1,6 @@
 """What changed and who did it: a compact spec of each watched deployment beside its status (no env
-value, only a hash of each), the changes a transition carries, and the actor of each episode from
-Gcore's audit log (or the Slack user who acted through the bot).
+value, only a keyed digest of each), the changes a transition carries, and the actor of each episode
+from Gcore's audit log.
 
 Revision ID: 0005
 Revises: 0004
