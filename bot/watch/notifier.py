@@ -108,8 +108,11 @@ class Notifier:
     async def run_forever(self, idle_seconds: float = 5.0) -> None:
         """Deliver whenever woken, and every ``idle_seconds`` to retry what failed."""
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation that arrives as
+            # the wake-up does, and the bot would then never finish stopping.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+                async with asyncio.timeout(idle_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 if not self._health.ok:
