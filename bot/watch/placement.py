@@ -17,7 +17,6 @@ channel's timeline is kept (``keep``), after the post, and every rendering reads
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -33,11 +32,6 @@ from formatters.alerts import render_alert, render_compact_alert
 from formatters.blocks import Message
 from formatters.logs import render_alert_logs
 from formatters.timeline import render_sleep_digest, render_timeline
-
-log = logging.getLogger(__name__)
-
-# How long an alert waits for region names (cached for an hour) before it shows region ids instead.
-REGION_NAMES_TIMEOUT_SECONDS = 2.0
 
 # What a remembered message is to later deliveries (the ``purpose`` of its row in ``threads``).
 EPISODE = "episode"
@@ -91,16 +85,10 @@ class Placement:
         return self._locks.setdefault(channel_id, asyncio.Lock())
 
     async def _region_names(self) -> Mapping[int, str]:
-        """The names, or the last ones known when the lookup does not answer in time: an alert never
-        waits long for them."""
+        """The names: ``RegionNames`` answers within its own bound, with the last ones known when Gcore
+        does not, so an alert never waits long for them."""
         if self._regions is not None:
-            try:
-                async with asyncio.timeout(REGION_NAMES_TIMEOUT_SECONDS):
-                    self._names = await self._regions.names()
-            except TimeoutError:
-                log.warning(
-                    "region names did not come within %g s; alerts show ids", REGION_NAMES_TIMEOUT_SECONDS
-                )
+            self._names = await self._regions.names()
         return self._names
 
     def _renderings(

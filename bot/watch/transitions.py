@@ -195,6 +195,11 @@ def new_episode(now: datetime) -> int:
     return int(now.timestamp() * 1000)
 
 
+def _recent_changes(before: Tracked, now: datetime, rules: WatchRules) -> tuple[datetime, ...]:
+    """The deployment's changes still within ``flap_window``."""
+    return tuple(t for t in before.changes if now - t < rules.flap_window)
+
+
 def _episode_for(before: Tracked, recent: tuple[datetime, ...], now: datetime, rules: WatchRules) -> int:
     """The episode a new transition belongs to: the open one; or the last one, closed, while changes come
     within ``flap_window`` of each other (a flapping deployment keeps one story), up to ``longest_episode``
@@ -252,9 +257,7 @@ def detect_transitions(
                 at=now,
                 old_status=before.snapshot.status,
                 snapshot=before.snapshot,
-                episode=_episode_for(
-                    before, tuple(t for t in before.changes if now - t < rules.flap_window), now, rules
-                ),
+                episode=_episode_for(before, _recent_changes(before, now, rules), now, rules),
                 problem=True,
                 offline=offline,
             )
@@ -294,7 +297,7 @@ def _next_sighting(
     old = before.snapshot
     # Compared as the statuses they denote: a change of spelling alone is no change.
     changed = canonical_status(old.status) != canonical_status(snapshot.status)
-    recent = tuple(t for t in before.changes if now - t < rules.flap_window)
+    recent = _recent_changes(before, now, rules)
     sleep = changed and sleeps_or_wakes(old.status, snapshot.status) and not before.flapping
     # Falling below the replica minimum or back counts as a change too: a deployment that keeps degrading
     # is flapping, and keeps one story.
