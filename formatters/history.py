@@ -9,11 +9,14 @@ steps per episode, then no container errors, then the outcomes alone, until it f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.actions import ActionId, DeploymentRef
 from bot.history import Episode, History
 from formatters.blocks import Block, Message, actions, blocks_text_length, button, context, section
 from formatters.changes import changes_line
 from formatters.limits import MAX_SECTION_TEXT, MESSAGE_BLOCKS_TEXT_BUDGET
+from formatters.regions import NO_REGION_NAMES
 from formatters.text import code, escape_mrkdwn, plural, slack_date
 from formatters.timeline import actor_words, outcome, step_line
 
@@ -21,7 +24,13 @@ from formatters.timeline import actor_words, outcome, step_line
 SHAPES = ((12, True), (6, True), (3, True), (3, False), (2, False), (0, False))
 
 
-def render_history(history: History, *, watched: bool, stuck_after_seconds: int) -> Message:
+def render_history(
+    history: History,
+    *,
+    watched: bool,
+    stuck_after_seconds: int,
+    regions: Mapping[int, str] = NO_REGION_NAMES,
+) -> Message:
     """The deployment's history for the asker; ``watched`` says whether this channel watches it (if not,
     the message offers to)."""
     ref = DeploymentRef(project_id=history.project_id, name=history.name)
@@ -39,7 +48,7 @@ def render_history(history: History, *, watched: bool, stuck_after_seconds: int)
         headline = f"🕘 No rollout or incident of {name} in project {project} is on record yet."
     notes = _notes(history, watched)
     for most, with_error in SHAPES:
-        texts = [_episode_text(e, most, with_error, stuck_after_seconds) for e in history.episodes]
+        texts = [_episode_text(e, most, with_error, stuck_after_seconds, regions) for e in history.episodes]
         blocks = [section(headline), *(section(text) for text in texts)]
         if notes:
             blocks.append(context(notes))
@@ -51,14 +60,16 @@ def render_history(history: History, *, watched: bool, stuck_after_seconds: int)
     return Message(text=_fallback(history, headline), blocks=blocks)
 
 
-def _episode_text(episode: Episode, most: int, with_error: bool, stuck_after_seconds: int) -> str:
+def _episode_text(
+    episode: Episode, most: int, with_error: bool, stuck_after_seconds: int, regions: Mapping[int, str]
+) -> str:
     """When the episode began and how it went, then at most ``most`` lines of steps: the first and the
     latest, with a count of those between left out (here or by the store)."""
     heading = f"*{slack_date(episode.began)}* · {outcome(episode.steps)}"
     if episode.actor is not None:
         heading += f" · {actor_words(episode.actor)}"
     if episode.changes:
-        heading += f"\n{changes_line(episode.changes)}"
+        heading += f"\n{changes_line(episode.changes, regions)}"
     steps = episode.steps
     if most == 0:
         return f"{heading} · {plural(episode.step_count, 'step')}"
@@ -66,7 +77,7 @@ def _episode_text(episode: Episode, most: int, with_error: bool, stuck_after_sec
         shown = list(steps)
     else:
         shown = [steps[0], *steps[max(1, len(steps) - (most - 1)) :]]
-    lines = [step_line(step, stuck_after_seconds, with_error=with_error) for step in shown]
+    lines = [step_line(step, stuck_after_seconds, with_error=with_error, regions=regions) for step in shown]
     hidden = episode.step_count - len(shown)
     if hidden:
         lines.insert(1, f"… {plural(hidden, 'more step')}")

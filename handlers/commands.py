@@ -118,9 +118,9 @@ async def watching(call: Invocation) -> None:
 async def history(call: Invocation) -> None:
     """``history NAME``: the deployment's latest episodes as the watcher recorded them, to the asker."""
     name = deployment_name_arg(call.parsed)
-    found, watched = await deployment_history(call.services, call.channel_id, call.project(), name)
+    found, watched, names = await deployment_history(call.services, call.channel_id, call.project(), name)
     stuck_after = call.services.settings.stuck_after_seconds
-    message = render_history(found, watched=watched, stuck_after_seconds=stuck_after)
+    message = render_history(found, watched=watched, stuck_after_seconds=stuck_after, regions=names)
     await call.respond(**message.as_kwargs(), response_type="ephemeral")
 
 

@@ -24,8 +24,9 @@ def register(app: AsyncApp, services: Services) -> None:
         # Ephemeral and beside the message clicked, which stays as it is for everyone else.
         await ack()
         ref = read_value(DeploymentRef, body)
-        history, watched = await deployment_history(services, body["channel"]["id"], ref.project_id, ref.name)
-        message = render_history(
-            history, watched=watched, stuck_after_seconds=services.settings.stuck_after_seconds
+        history, watched, names = await deployment_history(
+            services, body["channel"]["id"], ref.project_id, ref.name
         )
+        stuck_after = services.settings.stuck_after_seconds
+        message = render_history(history, watched=watched, stuck_after_seconds=stuck_after, regions=names)
         await respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)

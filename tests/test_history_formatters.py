@@ -110,3 +110,12 @@ def test_each_episode_says_what_changed_and_who_started_it() -> None:
         ).blocks
     )
     assert "update by alice@example.com" in text and "nginx:1.25" in text and "nginx:1.27" in text
+
+
+def test_history_names_regions_as_gcore_does() -> None:
+    found = History(1, "my-instance", episodes=(episode(ROLLOUT),))
+    named = all_text(
+        render_history(found, watched=True, stuck_after_seconds=900, regions={100: "Amsterdam"}).blocks
+    )
+    assert "(Amsterdam)" in named and "(region 100)" not in named
+    assert "(region 100)" in all_text(render_history(found, watched=True, stuck_after_seconds=900).blocks)
