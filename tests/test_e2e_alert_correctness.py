@@ -380,7 +380,7 @@ def test_slow_commands_leave_the_watcher_its_own_capacity(
 def test_an_answer_that_trickles_in_is_a_failed_poll(
     bots: list[WatchBot], fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
-    watcher = start(bots, fakes, tmp_path, GCORE_REQUEST_DEADLINE_SECONDS="1")
+    watcher = start(bots, fakes, tmp_path, GCORE_REQUEST_DEADLINE_SECONDS="0.5")
     watcher.watch()
     watcher.gcore.set_trickle(2.0, path=LIST_PATH)
     (notice,) = watcher.wait_alerts(1)

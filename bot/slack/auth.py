@@ -12,8 +12,9 @@ from bot.slack.errors import SlackCallFailed, SlackFailureKind
 
 log = logging.getLogger(__name__)
 
-# After a rejection: the first recheck after 5 s, doubling up to one a minute.
-RECHECK_FIRST_SECONDS = 5.0
+# After a rejection: the first recheck after 1 s, doubling up to one a minute; held alerts go out soon after
+# a passing rejection, and a revoked token costs seven auth.test calls in its first two minutes.
+RECHECK_FIRST_SECONDS = 1.0
 RECHECK_MAX_SECONDS = 60.0
 
 
