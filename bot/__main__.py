@@ -146,7 +146,7 @@ async def serve(
         raise StartupError(str(error)) from None
     try:
         app = create_app(settings, services)
-        await check_slack_token(services.slack)
+        services.access.remember_identity(await check_slack_token(services.slack))
     except BaseException:
         await services.aclose()
         raise

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 import string
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 GCORE_BASE_URL_DEFAULT = "https://api.gcore.com"
 # What GCORE_PORTAL_URL may name: the deployment's project and name.
 PORTAL_PLACEHOLDERS = ("project_id", "name")
+# ALLOWED_PROJECT_IDS=* : every project the API key reaches.
+ANY_PROJECT = "*"
+
+# A comma-separated list in the environment (``C0A,C0B``), not the JSON list pydantic-settings expects.
+CommaList = Annotated[frozenset[str], NoDecode]
 
 
 class SettingsError(Exception):
@@ -58,6 +63,16 @@ class Settings(DatabaseSettings):
     paused_channel_recheck_seconds: int = Field(default=3600, ge=1)
     # Log lines a problem alert carries (the Logs button shows more); 0 turns them off.
     alert_log_lines: int = Field(default=5, ge=0, le=20)
+    # Who may see and do what (docs/security.md). Projects: a comma-separated list or "*"; unset, only
+    # GCORE_CLOUD_PROJECT_ID.
+    allowed_project_ids: CommaList = frozenset()
+    # Channels the bot answers in and can be made to post in; unset, every channel it is in.
+    allowed_channel_ids: CommaList = frozenset()
+    # Users of another organization (Slack Connect) may use the bot only when this is true.
+    allow_external_users: bool = False
+    # Who may start and stop deployments: users, and members of user groups. Neither set: nobody.
+    operator_user_ids: CommaList = frozenset()
+    operator_usergroup_ids: CommaList = frozenset()
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -73,6 +88,30 @@ class Settings(DatabaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator(
+        "allowed_project_ids",
+        "allowed_channel_ids",
+        "operator_user_ids",
+        "operator_usergroup_ids",
+        mode="before",
+    )
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(word.strip() for word in value.split(",") if word.strip())
+        return value
+
+    @field_validator("allowed_project_ids")
+    @classmethod
+    def _project_ids(cls, value: frozenset[str]) -> frozenset[str]:
+        if ANY_PROJECT in value and len(value) > 1:
+            raise ValueError(f"is either {ANY_PROJECT} alone or a comma-separated list of project ids")
+        for word in value - {ANY_PROJECT}:
+            # isascii: Unicode digits such as "²" pass isdigit() but are no project id.
+            if not (word.isascii() and word.isdigit()) or not 0 < int(word) < 2**63:
+                raise ValueError(f"must list project ids (positive whole numbers) or be {ANY_PROJECT}")
+        return value
 
     @field_validator("slack_bot_token", "gcore_api_key", mode="before")
     @classmethod
@@ -109,6 +148,28 @@ class Settings(DatabaseSettings):
                 "SLACK_SIGNING_SECRET is required in HTTP mode (set it, or set SLACK_APP_TOKEN for Socket Mode)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _some_project_allowed(self) -> Settings:
+        if not self.allowed_project_ids and self.gcore_cloud_project_id is None:
+            raise ValueError(
+                "set GCORE_CLOUD_PROJECT_ID (the default project) or ALLOWED_PROJECT_IDS (the projects the "
+                "bot may show, watch and act on, or *)"
+            )
+        default, allowed = self.gcore_cloud_project_id, self.allowed_projects
+        if default is not None and allowed is not None and default not in allowed:
+            raise ValueError("GCORE_CLOUD_PROJECT_ID must be one of ALLOWED_PROJECT_IDS")
+        return self
+
+    @property
+    def allowed_projects(self) -> frozenset[int] | None:
+        """The projects people may name; None for every project the API key reaches."""
+        if ANY_PROJECT in self.allowed_project_ids:
+            return None
+        if self.allowed_project_ids:
+            return frozenset(int(word) for word in self.allowed_project_ids)
+        assert self.gcore_cloud_project_id is not None  # checked above
+        return frozenset({self.gcore_cloud_project_id})
 
     @property
     def socket_mode(self) -> bool:

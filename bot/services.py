@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.access import Access
 from bot.config import Settings
 from bot.gcore.client import GcoreClient, tls_context
 from bot.gcore.regions import RegionNames
@@ -25,8 +26,8 @@ WATCHER_IN_FLIGHT = 16
 
 @dataclass
 class Services:
-    """Settings, the Gcore clients, the store, the Slack Web API, health and the clock, shared by every
-    handler.
+    """Settings, the Gcore clients, the store, the Slack Web API, access rules, health and the clock,
+    shared by every handler.
 
     ``gcore`` serves people's commands and ``watch_gcore`` the watcher, each with its own connections and
     its own bound on requests in flight: sixty slow ``status`` commands must not stop the polls.
@@ -39,6 +40,8 @@ class Services:
     slack: SlackApi
     # Region names for cards and alerts, looked up through ``gcore`` and cached.
     regions: RegionNames
+    # Who may see and do what (docs/security.md).
+    access: Access
     health: Health = field(default_factory=Health)
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -51,6 +54,7 @@ class Services:
         tls = tls_context()
         token, slack_url = settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url)
         gcore = GcoreClient(base_url, key, deadline=deadline, tls=tls)
+        slack = SlackApi(web_client(token, slack_url, for_alerts=False))
         return cls(
             settings=settings,
             gcore=gcore,
@@ -58,8 +62,9 @@ class Services:
                 base_url, key, deadline=deadline, max_in_flight=WATCHER_IN_FLIGHT, tls=tls
             ),
             store=store,
-            slack=SlackApi(web_client(token, slack_url, for_alerts=False)),
+            slack=slack,
             regions=RegionNames(gcore),
+            access=Access(settings, slack),
         )
 
     async def aclose(self) -> None:

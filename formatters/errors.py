@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.access.policy import AccessDenied, AccessProblem
 from bot.errors import ArgumentProblem, BadArgument, ChannelNotPostable, ChannelProblem, UserFacingError
 from bot.gcore.errors import (
     DeploymentNotFound,
@@ -45,6 +46,8 @@ def error_sentence(error: UserFacingError | SlackCallFailed) -> str:
     """The sentence for ``error``: what happened and what to do, as safe mrkdwn."""
     if isinstance(error, BadArgument):
         return _bad_argument(error)
+    if isinstance(error, AccessDenied):
+        return _access(error)
     if isinstance(error, ChannelNotPostable):
         if error.problem is ChannelProblem.ARCHIVED:
             return "This channel is archived; alerts need a channel that is open."
@@ -89,6 +92,40 @@ def _bad_argument(error: BadArgument) -> str:
     if problem in NOTIFY_PROBLEMS:
         return _notify(problem, value)
     return "This button is out of date; run the command again for a fresh one."
+
+
+ASK_ADMIN = "ask whoever runs the bot"
+ACCESS = {
+    AccessProblem.CHANNEL: (
+        "I don't answer in this channel: the bot serves only the channels in `ALLOWED_CHANNEL_IDS`; "
+        f"use one of those, or {ASK_ADMIN} to add this one."
+    ),
+    AccessProblem.EXTERNAL_USER: (
+        "You are in another organization than the one that runs this bot, so it takes no commands or "
+        f"clicks from you here; {ASK_ADMIN} if it should (`ALLOW_EXTERNAL_USERS=true`)."
+    ),
+    AccessProblem.ORGANIZATION_UNKNOWN: (
+        "Slack has not told me yet which organization runs this bot, so I can't check yours; "
+        "try again in a minute."
+    ),
+    AccessProblem.NOT_OPERATOR: (
+        "Only operators can start and stop deployments: the people in `OPERATOR_USER_IDS` and the members "
+        f"of the user groups in `OPERATOR_USERGROUP_IDS`; {ASK_ADMIN}."
+    ),
+    AccessProblem.ACTIONS_OFF: (
+        "Starting and stopping deployments from Slack is off: no operator is set "
+        f"(`OPERATOR_USER_IDS`, `OPERATOR_USERGROUP_IDS`); {ASK_ADMIN}."
+    ),
+}
+
+
+def _access(error: AccessDenied) -> str:
+    if error.problem is AccessProblem.PROJECT:
+        return (
+            f"Project {error.project_id} is not one this bot serves: it shows, watches and acts on only the "
+            f"projects in `ALLOWED_PROJECT_IDS`; {ASK_ADMIN} to add it."
+        )
+    return ACCESS[error.problem]
 
 
 def _notify(problem: ArgumentProblem, value: str) -> str:

@@ -10,11 +10,16 @@ BASE = {
     "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
     "SLACK_SIGNING_SECRET": "signing-secret-value",
     "GCORE_API_KEY": "gcore-secret-key",
+    "GCORE_CLOUD_PROJECT_ID": "1",
 }
 ALL = (
     *BASE,
     "SLACK_APP_TOKEN",
-    "GCORE_CLOUD_PROJECT_ID",
+    "ALLOWED_PROJECT_IDS",
+    "ALLOWED_CHANNEL_IDS",
+    "ALLOW_EXTERNAL_USERS",
+    "OPERATOR_USER_IDS",
+    "OPERATOR_USERGROUP_IDS",
     "PORT",
     "LOG_LEVEL",
     "GCORE_BASE_URL",
@@ -36,13 +41,14 @@ def test_minimal_http_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not settings.socket_mode
     assert settings.port == 3000
     assert str(settings.gcore_base_url) == "https://api.gcore.com/"
-    assert settings.gcore_cloud_project_id is None
+    assert settings.gcore_cloud_project_id == 1 and settings.allowed_projects == frozenset({1})
 
 
 def test_app_token_selects_socket_mode_without_signing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
     monkeypatch.setenv("GCORE_API_KEY", "k")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    monkeypatch.setenv("ALLOWED_PROJECT_IDS", "*")
     assert load_settings().socket_mode
 
 

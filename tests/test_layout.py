@@ -14,6 +14,7 @@ MAX_LINES = 400
 # What formatters may import of the bot: pure data modules, no I/O, no client.
 FORMATTERS_MAY_IMPORT = frozenset(
     {
+        "bot.access.policy",
         "bot.actions",
         "bot.errors",
         "bot.gcore.errors",

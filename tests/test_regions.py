@@ -246,6 +246,7 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> pytest.Mon
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-bot-token")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-secret-value")
     monkeypatch.setenv("GCORE_API_KEY", "gcore-secret-key")
+    monkeypatch.setenv("GCORE_CLOUD_PROJECT_ID", "1")
     monkeypatch.chdir(str(tmp_path))  # no developer's .env
     return monkeypatch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.health import Health
 from bot.slack.api import WebApi
@@ -22,16 +23,18 @@ class StartupError(Exception):
     """The bot cannot run as configured; the message says which setting to fix."""
 
 
-async def check_slack_token(slack: WebApi) -> None:
-    """Fail fast on a rejected bot token; only warn when Slack cannot be reached right now."""
+async def check_slack_token(slack: WebApi) -> dict[str, Any]:
+    """Fail fast on a rejected bot token; only warn when Slack cannot be reached right now. Returns
+    ``auth.test``'s answer (the bot's team and user), or ``{}`` when Slack could not be asked."""
     try:
-        identity = await slack.call("auth_test")
+        identity: dict[str, Any] = await slack.call("auth_test")
     except SlackCallFailed as failed:
         if failed.failure.kind is SlackFailureKind.AUTH:
             raise StartupError(f"Slack rejected SLACK_BOT_TOKEN ({failed.failure.code})") from None
         log.warning("could not check the bot token with Slack (%s); starting anyway", failed.failure.code)
-    else:
-        log.info("signed in to Slack team %s as %s", identity.get("team"), identity.get("user"))
+        return {}
+    log.info("signed in to Slack team %s as %s", identity.get("team"), identity.get("user"))
+    return identity
 
 
 class TokenRecheck:

@@ -160,3 +160,38 @@ class EpisodeActorRow(Base):
     action: Mapped[str | None] = mapped_column(String(32), nullable=True)
     acted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     looked_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditRow(Base):
+    """An operator's action on a deployment, or its refusal: who, what, which deployment, when, and how
+    it ended. ``idempotency_key`` is the confirmation's: a second delivery of the same click cannot insert
+    a second row, so it cannot act twice."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_deployment", "project_id", "name", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    action: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_CHARS))
+    # pending (claimed, Gcore not yet answered), done, failed or refused.
+    result: Mapped[str] = mapped_column(String(16))
+    # Why it was refused or failed, as data the formatters word (a setting, a status code).
+    detail: Mapped[str | None] = mapped_column(String(REASON_MAX_CHARS), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+
+
+class HomeViewRow(Base):
+    """A person who opened the bot's Home tab, and what was last published to it (a digest of the view),
+    so that a change republishes it once and no change republishes nothing."""
+
+    __tablename__ = "home_views"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,80 @@
+"""``Access``: every rule checked in one place, before any Gcore call a request would make."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from bot.access.operators import Operators
+from bot.access.policy import AccessDenied, AccessProblem, Organization, actor_organization
+from bot.config import Settings
+from bot.slack.api import WebApi
+from bot.slack.errors import SlackCallFailed
+
+log = logging.getLogger(__name__)
+
+
+class Access:
+    """The settings' rules, and the facts they need from Slack: the bot's own organization (``auth.test``)
+    and the operators' user groups."""
+
+    def __init__(self, settings: Settings, slack: WebApi) -> None:
+        self._slack = slack
+        self._projects = settings.allowed_projects
+        self._channels = settings.allowed_channel_ids or None
+        self._external_allowed = settings.allow_external_users
+        self.operators = Operators(slack, settings.operator_user_ids, settings.operator_usergroup_ids)
+        self._own: Organization | None = None
+        self._identify = asyncio.Lock()
+
+    def remember_identity(self, identity: dict[str, Any]) -> None:
+        """Keep the bot's organization from an ``auth.test`` answer."""
+        team_id = identity.get("team_id")
+        if isinstance(team_id, str) and team_id:
+            enterprise_id = identity.get("enterprise_id")
+            self._own = Organization(team_id, enterprise_id if isinstance(enterprise_id, str) else None)
+
+    def allows_project(self, project_id: int) -> bool:
+        """Whether people may see, watch and act on ``project_id``."""
+        return self._projects is None or project_id in self._projects
+
+    def check_project(self, project_id: int) -> None:
+        """``AccessDenied`` unless ALLOWED_PROJECT_IDS allows ``project_id``."""
+        if not self.allows_project(project_id):
+            raise AccessDenied(AccessProblem.PROJECT, project_id=project_id)
+
+    def check_channel(self, channel_id: str | None) -> None:
+        """``AccessDenied`` unless ALLOWED_CHANNEL_IDS allows ``channel_id``; a request from no channel (the
+        Home tab) passes."""
+        if channel_id is not None and self._channels is not None and channel_id not in self._channels:
+            raise AccessDenied(AccessProblem.CHANNEL)
+
+    async def check_person(self, body: dict[str, Any]) -> None:
+        """``AccessDenied`` when the request comes from another organization and ALLOW_EXTERNAL_USERS is
+        not true."""
+        if self._external_allowed:
+            return
+        own = await self._own_organization()
+        if own is None:
+            raise AccessDenied(AccessProblem.ORGANIZATION_UNKNOWN)
+        if not own.includes(actor_organization(body)):
+            raise AccessDenied(AccessProblem.EXTERNAL_USER)
+
+    async def check_operator(self, user_id: str) -> None:
+        """``AccessDenied`` unless ``user_id`` may start and stop deployments."""
+        if not self.operators.enabled:
+            raise AccessDenied(AccessProblem.ACTIONS_OFF)
+        if not await self.operators.includes(user_id):
+            raise AccessDenied(AccessProblem.NOT_OPERATOR)
+
+    async def _own_organization(self) -> Organization | None:
+        """The bot's organization; asked of Slack again while the start-up check could not learn it."""
+        if self._own is None:
+            async with self._identify:
+                if self._own is None:
+                    try:
+                        self.remember_identity(await self._slack.call("auth_test"))
+                    except SlackCallFailed as failed:
+                        log.warning("could not learn the bot's own Slack team (%s)", failed.failure.code)
+        return self._own
