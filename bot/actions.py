@@ -39,6 +39,9 @@ class ActionId(StrEnum):
     SHOW_LOGS = "alert.show_logs"
     # A "History" button: the deployment's latest episodes, for the clicker alone.
     SHOW_HISTORY = "deployment.history"
+    # Stop/Start on cards, problem alerts and the Home tab (a DeploymentRef): each opens a confirmation.
+    STOP_DEPLOYMENT = "deployment.stop"
+    START_DEPLOYMENT = "deployment.start"
 
 
 class DeploymentRef(BaseModel):
