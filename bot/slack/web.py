@@ -1,5 +1,9 @@
 """ASGI routes: ``POST /slack/events`` (HTTP mode only) and ``GET /healthz``.
 
+A request body is read while it streams and refused with 413 past ``MAX_BODY_BYTES``, before it is held in
+memory; a body that is not UTF-8 gets 400; then its signature is checked (401 for a missing, forged, stale
+or malformed one) before Bolt or any listener sees it.
+
 Slash commands and button clicks are acknowledged here, as soon as their signature checks out, and handed
 to Bolt in the background: every listener of ours acks with an empty body, so waiting for Bolt's own ack
 (its middleware chain and its 10 ms ack polling) only delays Slack's 200. Under a burst of requests that
@@ -14,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from urllib.parse import parse_qs
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
@@ -30,17 +34,80 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # Acknowledged requests waiting for Bolt beyond this go through Bolt's own (slower) ack: back-pressure.
 MAX_BACKLOG = 1000
+# Slack's requests are a few kB; a view submission with every input filled stays far below this.
+MAX_BODY_BYTES = 1024 * 1024
 
 
-def acks_empty(body: bytes) -> bool:
-    """Whether every listener for this request acks with an empty body: slash commands and button clicks."""
-    fields = parse_qs(body.decode("utf-8", "replace"))
-    if "command" in fields:
-        return True
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The request's body, or None once it is known to exceed ``limit``: by its Content-Length, else as
+    soon as the bytes streamed in pass it. Nothing past the limit is kept."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def signed_by_slack(verifier: SignatureVerifier, body: bytes, headers: dict[str, str]) -> bool:
+    """Whether the request carries Slack's valid, fresh signature; a malformed timestamp (empty, a decimal,
+    5,000 digits) is simply not one."""
     try:
-        payload = json.loads(fields.get("payload", [""])[0])
-    except ValueError:
+        return verifier.is_valid_request(body, headers)
+    except (ValueError, TypeError, OverflowError):
         return False
+
+
+# What ``_interaction`` answers for a ``payload`` field that is not JSON.
+NOT_JSON = object()
+
+
+def _interaction(body: str) -> object:
+    """The JSON of an interactivity request's ``payload`` field; None when there is none."""
+    raw = parse_qs(body).get("payload")
+    if not raw:
+        return None
+    try:
+        return json.loads(raw[0])
+    except ValueError:
+        return NOT_JSON
+
+
+def _is_object_with(value: object, key: str) -> bool:
+    return isinstance(value, dict) and isinstance(value.get(key), str) and bool(value[key])
+
+
+def malformed(body: str) -> bool:
+    """Whether an interactivity payload is not what Slack sends: not a JSON object with a type and a user;
+    a click without an action id; a view submission without its view. Such a request gets 400 before Bolt,
+    which would fail on it with a traceback."""
+    payload = _interaction(body)
+    if payload is None:
+        return False
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        return True
+    if not _is_object_with(payload.get("user"), "id"):
+        return True
+    if payload["type"] == "block_actions":
+        actions = payload.get("actions")
+        return not (
+            isinstance(actions, list) and actions and all(_is_object_with(a, "action_id") for a in actions)
+        )
+    if payload["type"] in ("view_submission", "view_closed"):
+        return not _is_object_with(payload.get("view"), "id")
+    return False
+
+
+def acks_empty(body: str) -> bool:
+    """Whether every listener for this request acks with an empty body: slash commands and button clicks."""
+    if "command" in parse_qs(body):
+        return True
+    payload = _interaction(body)
     return isinstance(payload, dict) and payload.get("type") == "block_actions"
 
 
@@ -63,11 +130,11 @@ class AckedRequests:
         """Requests acknowledged but not yet started."""
         return self._queue.qsize()
 
-    def submit(self, body: bytes, headers: dict[str, str | Sequence[str]]) -> None:
+    def submit(self, body: str, headers: dict[str, str | Sequence[str]]) -> None:
         """Queue an acknowledged request for Bolt."""
         if self._consumer is None:
             self._consumer = asyncio.create_task(self._consume(), name="acked-requests")
-        self._queue.put_nowait(AsyncBoltRequest(body=body.decode("utf-8"), headers=headers))
+        self._queue.put_nowait(AsyncBoltRequest(body=body, headers=headers))
 
     async def _consume(self) -> None:
         while True:
@@ -95,14 +162,24 @@ def create_web_app(
     async def slack_events(request: Request) -> Response:
         if verifier is None:
             return await handler.handle(request)
-        body = await request.body()
+        raw = await read_body(request)
+        if raw is None:
+            return Response(status_code=413)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # Slack signs UTF-8 text; no signature could be checked over these bytes.
+            return Response(status_code=400)
         headers = dict(request.headers)
-        if acked.backlog >= MAX_BACKLOG or not acks_empty(body):
-            return await handler.handle(request)
-        if not verifier.is_valid_request(body, headers):
+        if not signed_by_slack(verifier, raw, headers):
             return Response(status_code=401)
-        acked.submit(body, {**headers})
-        return Response(status_code=200)
+        if malformed(body):
+            return Response(status_code=400)
+        if acked.backlog < MAX_BACKLOG and acks_empty(body):
+            acked.submit(body, {**headers})
+            return Response(status_code=200)
+        bolt_request = AsyncBoltRequest(body=body, query=dict(request.query_params), headers={**headers})
+        return to_starlette_response(await app.async_dispatch(bolt_request))
 
     async def healthz(_: Request) -> Response:
         return JSONResponse(health.report(), status_code=200 if health.ok else 503)

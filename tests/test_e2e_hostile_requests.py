@@ -1,0 +1,129 @@
+"""Requests no Slack would send, at the bot's HTTP door: each gets its status code before any listener runs,
+and nothing reaches Gcore or Slack."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.conftest import SIGNING_SECRET, RunningBot
+from tests.fakes.gcore import FakeGcore
+from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_requests import form_body, signed_headers, slash_command
+
+MEGABYTE = 1024 * 1024
+
+
+def command_body(bot: RunningBot) -> str:
+    return form_body(slash_command("status my-instance", response_url=bot.slack.new_response_url()))
+
+
+def nothing_reached_gcore_or_slack(gcore: FakeGcore, slack: FakeSlack) -> bool:
+    return not gcore.requests and not slack.responses() and not slack.calls()
+
+
+@pytest.mark.parametrize(
+    "timestamp", [b"", b"soon", b"1.5", b"9" * 5000, b"-1", str(10**30).encode(), "１２３".encode()]
+)
+def test_a_malformed_timestamp_is_401(
+    bot: RunningBot, gcore: FakeGcore, slack: FakeSlack, timestamp: bytes
+) -> None:
+    body = command_body(bot)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + "0" * 64,
+    }
+    gcore.clear_requests()
+    answer = bot.http.post(f"{bot.url}/slack/events", content=body.encode(), headers=headers)
+    assert answer.status_code == 401
+    assert nothing_reached_gcore_or_slack(gcore, slack)
+
+
+def test_a_signature_from_the_future_or_missing_is_401(bot: RunningBot, gcore: FakeGcore) -> None:
+    body = command_body(bot)
+    gcore.clear_requests()
+    future = bot.post_signed(body, timestamp=int(time.time()) + 600)
+    missing = bot.http.post(
+        f"{bot.url}/slack/events",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (future.status_code, missing.status_code) == (401, 401)
+    assert not gcore.requests
+
+
+def test_a_body_over_a_megabyte_is_413_whether_declared_or_streamed(
+    bot: RunningBot, slack: FakeSlack
+) -> None:
+    declared = bot.http.post(f"{bot.url}/slack/events", content=b"x" * (MEGABYTE + 1))
+    assert declared.status_code == 413
+
+    sent = 0
+
+    def chunks() -> Iterator[bytes]:
+        # No Content-Length: chunked, so only counting the bytes as they arrive can stop it.
+        nonlocal sent
+        for _ in range(100):
+            sent += 64 * 1024
+            yield b"x" * (64 * 1024)
+
+    streamed = bot.http.post(f"{bot.url}/slack/events", content=chunks())
+    assert streamed.status_code == 413
+    # A signed body of a megabyte exactly is still read (and then found to be no Slack request).
+    body = "x" * MEGABYTE
+    assert bot.post_signed(body).status_code != 413
+    assert not slack.responses()
+
+
+def test_a_signed_body_that_is_not_utf8_is_400(bot: RunningBot, gcore: FakeGcore, slack: FakeSlack) -> None:
+    raw = b"command=%2Finference&text=\xff\xfe"
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": sign_bytes(raw, timestamp),
+    }
+    gcore.clear_requests()
+    assert bot.http.post(f"{bot.url}/slack/events", content=raw, headers=headers).status_code == 400
+    assert nothing_reached_gcore_or_slack(gcore, slack)
+
+
+def sign_bytes(raw: bytes, timestamp: int) -> str:
+    """Slack's signature over raw bytes (the builders sign text)."""
+    base = f"v0:{timestamp}:".encode() + raw
+    return "v0=" + hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "[1, 2]",
+        '"a string"',
+        "{",
+        json.dumps({"type": "view_submission"}),
+        json.dumps({"type": "view_submission", "view": "junk", "user": {"id": "U0ALICE"}}),
+        json.dumps({"type": "block_actions", "actions": [{}], "user": {"id": "U0ALICE"}}),
+        json.dumps({"type": "block_actions", "actions": [], "user": {"id": "U0ALICE"}}),
+        json.dumps({"type": "block_actions", "actions": [{"action_id": "deployment.refresh"}]}),
+    ],
+)
+def test_a_signed_payload_of_the_wrong_shape_is_400(bot: RunningBot, slack: FakeSlack, payload: str) -> None:
+    body = interactive_body_of(payload)
+    logged = len(bot.log())
+    answer = bot.http.post(
+        f"{bot.url}/slack/events", content=body, headers=signed_headers(SIGNING_SECRET, body)
+    )
+    assert answer.status_code == 400
+    assert "Traceback" not in bot.log()[logged:]
+    assert not slack.responses() and not slack.calls()
+
+
+def interactive_body_of(raw_payload: str) -> str:
+    return urlencode({"payload": raw_payload})
