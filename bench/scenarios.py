@@ -255,6 +255,8 @@ async def _one_watch_cycle(fakes: RemoteFakes, store: Store) -> tuple[float, flo
         rules=WatchRules(),
         interval=timedelta(seconds=30),
         outage_alert_after=3,
+        # The benchmark's own projects, as ALLOWED_PROJECT_IDS=* would allow them.
+        allows_project=lambda _: True,
     )
     await watcher.run_cycle()  # the baseline: records every deployment
     before = len(fakes.call("gcore", "requests"))

@@ -22,6 +22,7 @@ from bot.slack.web import create_web_app
 from bot.store import DatabaseInUse, migrate
 from bot.store.engine import create_database_engine
 from bot.watch.actors import LOOKBACK_MARGIN, ActorLookup
+from bot.watch.home import HomePublisher
 from bot.watch.logs import AlertLogs
 from bot.watch.notifier import Notifier
 from bot.watch.pauses import ChannelPauses
@@ -59,10 +60,10 @@ def quiet_libraries(level: int) -> None:
 
 def start_watching(
     app: AsyncApp, services: Services, pacing: ChannelRateLimiter | None = None
-) -> tuple[AsyncIOScheduler, Notifier, asyncio.Task[None], ActorLookup]:
-    """The watcher on its APScheduler schedule, the notifier's delivery loop beside it, the recheck of
-    paused channels, and the lookups of who started each episode. ``pacing`` defaults to Slack's one
-    message per channel per second."""
+) -> tuple[AsyncIOScheduler, Notifier, list[asyncio.Task[None]], ActorLookup]:
+    """The watcher on its APScheduler schedule, the notifier's delivery loop and the Home tab's
+    republishing beside it, the recheck of paused channels, and the lookups of who started each episode.
+    ``pacing`` defaults to Slack's one message per channel per second."""
     settings = services.settings
     poster = SlackApi(
         web_client(settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), for_alerts=True),
@@ -91,7 +92,11 @@ def start_watching(
             regions=services.regions,
             portal_url=settings.gcore_portal_url,
             actors=actors,
+            operate=services.access.operators.enabled,
         ),
+    )
+    home = HomePublisher(
+        poster, services.store, services.access, clock=services.clock, portal_url=settings.gcore_portal_url
     )
     watcher = Watcher(
         services.watch_gcore,
@@ -104,7 +109,9 @@ def start_watching(
         ),
         interval=interval,
         outage_alert_after=settings.gcore_outage_alert_after,
+        allows_project=services.access.allows_project,
         digest_key=digest_key(settings.gcore_api_key.get_secret_value()),
+        home=home,
     )
 
     async def recheck_paused_channels() -> None:
@@ -130,8 +137,11 @@ def start_watching(
         misfire_grace_time=None,
     )
     scheduler.start()
-    delivery = asyncio.create_task(notifier.run_forever(), name="notifier")
-    return scheduler, notifier, delivery, actors
+    loops = [
+        asyncio.create_task(notifier.run_forever(), name="notifier"),
+        asyncio.create_task(home.run_forever(), name="home-tab"),
+    ]
+    return scheduler, notifier, loops, actors
 
 
 async def serve(
@@ -150,7 +160,7 @@ async def serve(
     except BaseException:
         await services.aclose()
         raise
-    scheduler, notifier, delivery, actors = start_watching(app, services, pacing)
+    scheduler, notifier, loops, actors = start_watching(app, services, pacing)
     web = create_web_app(
         app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
     )
@@ -184,7 +194,7 @@ async def serve(
             await server.serve()
     finally:
         scheduler.shutdown(wait=False)
-        for task in (delivery, stopper):
+        for task in (*loops, stopper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

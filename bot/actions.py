@@ -7,7 +7,7 @@ Button values are JSON of these models, written with ``model_dump_json`` and rea
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -79,11 +79,42 @@ class ListPage(BaseModel):
     problems: bool = False
 
 
-def read_value(model: type[ValueT], body: dict[str, Any]) -> ValueT:
-    """The clicked button's value read back into its model; a stale or forged one gets a sentence, not a traceback."""
+# The confirmation modal of a Stop or Start: its ``callback_id``, and its ``private_metadata`` (an OperationRef).
+CONFIRM_OPERATION = "operation.confirm"
+
+
+class OperationRef(BaseModel):
+    """What a Stop or Start confirmation is about: the deployment and the action, the idempotency key made
+    when the confirmation was rendered (one per click), and where to say it was done (the channel, and the
+    response_url of the command or click; none from the Home tab). Slack keeps it under 3000 characters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project_id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=64)
+    action: Literal["stop", "start"]
+    key: str = Field(pattern=r"^[0-9a-f]{32}$")
+    channel_id: str | None = Field(default=None, max_length=32)
+    response_url: str | None = Field(default=None, max_length=2000)
+
+
+class ProjectCheck(Protocol):
+    """What ``read_value`` checks a button's project against: ``bot.access.Access`` in the program."""
+
+    def check_project(self, project_id: int) -> None: ...
+
+
+def read_value(model: type[ValueT], body: dict[str, Any], access: ProjectCheck) -> ValueT:
+    """The clicked button's value read back into its model; a stale or forged one gets a sentence, not a
+    traceback. A value is data, not a credential: the project it names is checked against ``access`` as a
+    typed ``--project`` is (``AccessDenied``), before anything is asked of Gcore."""
     clicked = body.get("actions") or [{}]
     raw = clicked[0].get("value") if isinstance(clicked[0], dict) else None
     try:
-        return model.model_validate_json(raw if isinstance(raw, str) else "")
+        value = model.model_validate_json(raw if isinstance(raw, str) else "")
     except ValidationError:
         raise BadArgument(ArgumentProblem.STALE_BUTTON) from None
+    project_id = getattr(value, "project_id", None)
+    if isinstance(project_id, int):
+        access.check_project(project_id)
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.errors import ArgumentProblem, BadArgument
@@ -16,7 +17,12 @@ _WORDS = re.compile(r"(?:<[^<>]*>|[^\s<]|<)+")
 _PROJECT_FLAG = "--project"
 _PROJECT_ASSIGN = "project="
 # Options that take a value, and switches that do not.
-_VALUE_OPTIONS = frozenset({"--only"})
+REGION_OPTION = "--region"
+LINES_OPTION = "--lines"
+_VALUE_OPTIONS = frozenset({"--only", REGION_OPTION, LINES_OPTION})
+# ``logs``: lines shown by default, and at most.
+LOG_LINES_DEFAULT = 20
+LOG_LINES_MAX = 100
 PROBLEMS_SWITCH = "--problems"
 _SWITCHES = frozenset({"--all", "--flat", PROBLEMS_SWITCH})
 ONLY_PROBLEMS = "problems"
@@ -182,3 +188,28 @@ def list_problems_only(command: ParsedCommand) -> bool:
     """Whether ``list --problems`` (or, as ``watch`` says it, ``list --only problems``) asks for only the
     deployments that need attention."""
     return PROBLEMS_SWITCH in command.switches or only_problems(command)
+
+
+def log_lines(command: ParsedCommand) -> int:
+    """How many log lines ``logs`` shows: ``--lines N`` with N from 1 to ``LOG_LINES_MAX``, else the default."""
+    raw = command.option(LINES_OPTION)
+    if raw is None:
+        return LOG_LINES_DEFAULT
+    # isascii: Unicode digits such as "²" pass isdigit() but int() refuses them.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LOG_LINES_MAX:
+        raise BadArgument(ArgumentProblem.LINES_VALUE, value=str(LOG_LINES_MAX), verb=command.verb)
+    return int(raw)
+
+
+def region_id_of(raw: str, names: Mapping[int, str]) -> int:
+    """The region ``--region`` names, by id or by display name (any case). An id is taken as it is when
+    the names could not be looked up; anything else unknown is refused with the known regions."""
+    wanted = raw.strip().casefold()
+    if wanted.isascii() and wanted.isdigit() and int(wanted) > 0 and (not names or int(wanted) in names):
+        return int(wanted)
+    for region_id, name in names.items():
+        if name.casefold() == wanted:
+            return region_id
+    known = sorted(names.items(), key=lambda item: item[1])
+    choices = tuple(f"{name} ({region_id})" for region_id, name in known)
+    raise BadArgument(ArgumentProblem.UNKNOWN_REGION, value=raw, choices=choices)

@@ -32,15 +32,19 @@ class ArgumentProblem(StrEnum):
     NOTIFY_NONE_ALONE = "notify_none_alone"
     TOO_MANY_MENTIONS = "too_many_mentions"
     STALE_BUTTON = "stale_button"
+    LINES_VALUE = "lines_value"
+    UNKNOWN_REGION = "unknown_region"
 
 
 class BadArgument(UserFacingError):
     """The command's words do not make sense: ``problem`` says what, ``value`` the word at fault, ``verb``
-    the subcommand whose usage helps."""
+    the subcommand whose usage helps, ``choices`` the values that would have done."""
 
-    def __init__(self, problem: ArgumentProblem, *, value: str = "", verb: str = "") -> None:
+    def __init__(
+        self, problem: ArgumentProblem, *, value: str = "", verb: str = "", choices: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{problem}: {value!r}" if value else str(problem))
-        self.problem, self.value, self.verb = problem, value, verb
+        self.problem, self.value, self.verb, self.choices = problem, value, verb, choices
 
 
 class ChannelProblem(StrEnum):

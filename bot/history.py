@@ -26,11 +26,13 @@ ASLEEP = DeploymentStatus.PENDING.value
 @dataclass(frozen=True)
 class EpisodeActor:
     """Who started an episode, and how: from Gcore's audit log (an email, or a user id when the log has
-    none)."""
+    none), or, ``in_slack``, from the bot's own audit (``who`` is the Slack user who confirmed a start or
+    stop, to be mentioned)."""
 
     who: str
     action: str
     at: datetime | None = None
+    in_slack: bool = False
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from formatters.blocks import Block, Message, actions, button, confirmation, con
 from formatters.changes import changes_line
 from formatters.links import portal_button
 from formatters.logs import log_section
+from formatters.operations import operation_button
 from formatters.outages import outage_details, outage_headline
 from formatters.pauses import pause_advice, pause_why
 from formatters.regions import NO_REGION_NAMES, region_label
@@ -115,13 +116,15 @@ def render_alert(
     logs: Sequence[LogEntry] = (),
     regions: Mapping[int, str] = NO_REGION_NAMES,
     portal_url: str | None = None,
+    operate: bool = False,
 ) -> Message:
     """The alert for one transition.
 
     ``as_parent`` renders the episode's first message as updated in place: the latest transition, with a
     pointer to the thread below. ``logs``, newest first as Gcore answers them, are shown below the errors.
     ``regions`` names regions by id (a missing one shows its id); ``portal_url``, the ``GCORE_PORTAL_URL``
-    template, adds an Open in Gcore link to the buttons.
+    template, adds an Open in Gcore link to the buttons; ``operate`` (someone may be an operator) adds Stop
+    or Start to a problem's buttons, as its status allows.
     """
     headline = _headline(t, stuck_after_seconds)
     changed = changes_line(t.changes, regions)
@@ -151,7 +154,8 @@ def render_alert(
     if mentions:
         blocks.append(context(cc(mentions)))
     if with_buttons and t.name and t.kind is not AlertKind.DELETED:
-        blocks.append(alert_buttons(DeploymentRef(project_id=t.project_id, name=t.name), portal_url))
+        state = _state(t.new_status) if operate and t.problem and not t.recovery else None
+        blocks.append(alert_buttons(DeploymentRef(project_id=t.project_id, name=t.name), portal_url, state))
     text = _fallback(t, headline)
     return Message(text=f"{text} {cc(mentions)}" if mentions else text, blocks=blocks)
 
@@ -161,13 +165,18 @@ def cc(mentions: Sequence[str]) -> str:
     return "cc " + " ".join(mentions)
 
 
-def alert_buttons(ref: DeploymentRef, portal_url: str | None = None) -> Block:
-    """An alert's buttons: the clicker's own fresh card and last log lines, and Unwatch behind a
-    confirmation; with the ``GCORE_PORTAL_URL`` template, a link to the deployment in Gcore."""
+def alert_buttons(
+    ref: DeploymentRef, portal_url: str | None = None, state: DeploymentStatus | None = None
+) -> Block:
+    """An alert's buttons: the clicker's own fresh card and last log lines, Stop or Start when ``state``
+    (the deployment's status) is given and allows one, and Unwatch behind a confirmation; with the
+    ``GCORE_PORTAL_URL`` template, a link to the deployment in Gcore."""
     value = ref.model_dump_json()
+    operation = operation_button(ref, state) if state is not None else None
     elements = [
         button("Card", ActionId.ALERT_REFRESH, value=value),
         button("Logs", ActionId.SHOW_LOGS, value=value),
+        *([operation] if operation is not None else []),
         button(
             "Unwatch",
             ActionId.UNWATCH_DEPLOYMENT,
@@ -192,7 +201,8 @@ def unwatch_confirmation(name: str | None, project_id: int) -> dict[str, object]
     )
 
 
-def _where(channel_id: str) -> str:
+def channel_link(channel_id: str) -> str:
+    """A channel as Slack links it (``<#C…>``), or its id escaped when it is not a channel id."""
     return f"<#{channel_id}>" if _CHANNEL_ID.match(channel_id) else escape_mrkdwn(channel_id)
 
 
@@ -224,7 +234,7 @@ def render_paused_notice(
 ) -> Message:
     """The direct message to whoever made a subscription that had to be paused: why, and what to do."""
     text = (
-        f"I paused alerts for {_targets(subscriptions)} in {_where(channel_id)}: {pause_why(reason)}. "
+        f"I paused alerts for {_targets(subscriptions)} in {channel_link(channel_id)}: {pause_why(reason)}. "
         f"{pause_advice(reason, recheck_seconds)}"
     )
     return Message(text=text, blocks=[section(text)])
@@ -232,5 +242,5 @@ def render_paused_notice(
 
 def render_resumed_notice(channel_id: str, subscriptions: list[Subscription]) -> Message:
     """The direct message that a paused channel takes alerts again."""
-    text = f"I can post in {_where(channel_id)} again, so alerts for {_targets(subscriptions)} are back on there."
+    text = f"I can post in {channel_link(channel_id)} again, so alerts for {_targets(subscriptions)} are back on there."
     return Message(text=text, blocks=[section(text)])

@@ -27,6 +27,7 @@ from formatters.containers import container_sections, region_summary
 from formatters.flavor import describe_flavor
 from formatters.limits import MAX_BLOCKS_PER_VIEW, MAX_SECTION_TEXT, MAX_VIEW_TITLE
 from formatters.links import portal_button, safe_url
+from formatters.operations import operation_button
 from formatters.probes import merged_probe_summaries, probe_details, probes
 from formatters.regions import NO_REGION_NAMES, region_label
 from formatters.status import status_label, status_look
@@ -64,6 +65,7 @@ def render_deployment_card(
     regions: Mapping[int, str] = NO_REGION_NAMES,
     since: datetime | None = None,
     portal_url: str | None = None,
+    operate: bool = False,
 ) -> Message:
     """The status card, to be read in two seconds: the status, then what needs attention, then the rest.
 
@@ -71,7 +73,8 @@ def render_deployment_card(
     otherwise ``in_channel`` (a refreshed alert) is ephemeral and offers the Share button. ``watching`` says
     whether the channel watches the deployment (None: unknown, no Watch button). ``regions`` names regions
     by id (a missing one shows its id); ``since`` is when the deployment took its status, when known;
-    ``portal_url`` is the ``GCORE_PORTAL_URL`` template, for an Open in Gcore button.
+    ``portal_url`` is the ``GCORE_PORTAL_URL`` template, for an Open in Gcore button; ``operate`` (someone
+    may be an operator) adds Stop or Start, as the status allows.
     """
     in_channel = in_channel or shared_by is not None
     look = status_look(deployment)
@@ -82,7 +85,7 @@ def render_deployment_card(
         _address_block(deployment),
         fields_section(truncate(text, CARD_FIELD_CHARS) for text in _card_fields(deployment, regions)),
         _footer(deployment, now, shared_by),
-        _card_actions(deployment, shared_by, in_channel, watching, portal_url),
+        _card_actions(deployment, shared_by, in_channel, watching, portal_url, operate),
     ]
     return Message(text=_fallback_text(deployment), blocks=blocks)
 
@@ -278,6 +281,7 @@ def _card_actions(
     in_channel: bool,
     watching: bool | None,
     portal_url: str | None,
+    operate: bool,
 ) -> Block:
     ref = CardRef(
         project_id=deployment.project_id, name=deployment.name, shared_by=shared_by, in_channel=in_channel
@@ -287,9 +291,13 @@ def _card_actions(
     if not in_channel:
         elements.append(button("Share in channel", ActionId.SHARE, value=value))
     elements.append(button("View details", ActionId.DETAILS, value=value))
-    plain_ref = DeploymentRef(project_id=deployment.project_id, name=deployment.name).model_dump_json()
+    deployment_ref = DeploymentRef(project_id=deployment.project_id, name=deployment.name)
+    plain_ref = deployment_ref.model_dump_json()
     elements.append(button("Logs", ActionId.SHOW_LOGS, value=plain_ref))
     elements.append(button("History", ActionId.SHOW_HISTORY, value=plain_ref))
+    operation = operation_button(deployment_ref, deployment.state) if operate else None
+    if operation is not None:
+        elements.append(operation)
     if watching is True:
         elements.append(
             button(

@@ -15,7 +15,7 @@ from bot.gcore.errors import (
 )
 from bot.gcore.models import DEPLOYMENT_NAME_MAX_LENGTH, DEPLOYMENT_NAME_MIN_LENGTH
 from bot.slack.errors import SlackCallFailed, SlackFailureKind
-from formatters.text import code, defuse_mentions
+from formatters.text import code, defuse_mentions, escape_mrkdwn
 
 COMMAND = "/inference"
 USAGE = {
@@ -23,10 +23,15 @@ USAGE = {
     "watch": f"`{COMMAND} watch my-instance` (or `--all`)",
     "unwatch": f"`{COMMAND} unwatch my-instance` (or `--all`)",
     "history": f"`{COMMAND} history my-instance`",
+    "stop": f"`{COMMAND} stop my-instance`",
+    "start": f"`{COMMAND} start my-instance`",
+    "logs": f"`{COMMAND} logs my-instance` (`--lines 50`, `--region Amsterdam`)",
 }
 NEEDS_VALUE_EXAMPLES = {
     "--project": "`--project 42`",
     "--notify": "`--notify @alice @oncall` (picked from Slack's autocomplete)",
+    "--lines": "`--lines 50`",
+    "--region": "`--region Amsterdam` (a region's name or id)",
 }
 NOTIFY_PROBLEMS = frozenset(
     {
@@ -91,6 +96,10 @@ def _bad_argument(error: BadArgument) -> str:
         return f"`--only` takes `problems`, as in `{COMMAND} watch my-instance --only problems`."
     if problem in NOTIFY_PROBLEMS:
         return _notify(problem, value)
+    if problem is ArgumentProblem.LINES_VALUE:
+        return f"`--lines` takes a whole number of lines from 1 to {value}, as in `--lines 50`."
+    if problem is ArgumentProblem.UNKNOWN_REGION:
+        return _unknown_region(value, error.choices)
     return "This button is out of date; run the command again for a fresh one."
 
 
@@ -126,6 +135,15 @@ def _access(error: AccessDenied) -> str:
             f"projects in `ALLOWED_PROJECT_IDS`; {ASK_ADMIN} to add it."
         )
     return ACCESS[error.problem]
+
+
+def _unknown_region(value: str, known: tuple[str, ...]) -> str:
+    if not known:
+        return (
+            f"I can't tell which region {code(value[:40])} is: Gcore's region names could not be read just "
+            "now; give the region's id, or try again in a minute."
+        )
+    return f"I don't know the region {code(value[:40])}; the regions are {escape_mrkdwn(', '.join(known))}."
 
 
 def _notify(problem: ArgumentProblem, value: str) -> str:

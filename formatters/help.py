@@ -19,6 +19,11 @@ def render_help(command: str, default_project: int | None, *, unknown: str | Non
         f"`{command} watching` · what this channel watches",
         f"`{command} history &lt;name&gt;` · a deployment's last 20 rollouts and incidents, newest first: "
         "their steps, how long each took and how it ended",
+        f"`{command} logs &lt;name&gt;` · a deployment's last 20 log lines with pod and time, newest last, "
+        "to you alone (`--lines N` up to 100, `--region R` by name or id)",
+        f"`{command} stop &lt;name&gt;` / `{command} start &lt;name&gt;` · stop a deployment or start it "
+        "again, after a confirmation that says what it will do (operators only)",
+        f"`{command} audit` (or `audit &lt;name&gt;`) · the last 20 starts and stops, and who was refused",
         f"`{command} help` · this message",
     ]
     project = (

@@ -129,6 +129,10 @@ def render_logs(
         chunk.append(line)
     blocks.append(section(_block(chunk)))
     facts = [f"Project {project_id}"]
+    pods = {entry.pod for entry in newest_first}
+    if len(pods) == 1 and (pod := pods.pop()):
+        # Lines name their pod only when there are several; one pod is named here instead.
+        facts.append(f"pod {escape_mrkdwn(truncate(pod, LOG_POD_CHARS))}")
     if len(lines) < len(newest_first):
         facts.append(f"{plural(len(newest_first) - len(lines), 'older line')} did not fit in one message")
     blocks.append(context(" · ".join(facts)))

@@ -13,6 +13,7 @@ MASK = "••••••"
 # "@" keeps them readable and inert.
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _ZERO_WIDTH_JOINER = "\u2060"
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 
 def defuse_mentions(text: str) -> str:
@@ -24,6 +25,14 @@ def escape_mrkdwn(text: str) -> str:
     """Escape an untrusted string for a mrkdwn field, so it cannot mention, link or format."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return defuse_mentions(escaped)
+
+
+def user_mention(user_id: str) -> str:
+    """A live mention of the Slack user ``user_id`` (as Slack sent it in a request); anything else is shown
+    escaped, so no string from an API can become a mention."""
+    if _SLACK_USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return escape_mrkdwn(user_id)
 
 
 def plain(text: str) -> str:

@@ -19,8 +19,17 @@ from formatters.alerts import alert_buttons, alert_details, cc, status_words
 from formatters.blocks import Block, Message, context, section
 from formatters.changes import changes_line
 from formatters.limits import MAX_SECTION_TEXT
+from formatters.operations import DONE_WORDS
 from formatters.regions import NO_REGION_NAMES, region_label
-from formatters.text import duration_words, escape_mrkdwn, plural, seconds, slack_date, truncate
+from formatters.text import (
+    duration_words,
+    escape_mrkdwn,
+    plural,
+    seconds,
+    slack_date,
+    truncate,
+    user_mention,
+)
 
 MAX_STEPS_SHOWN = 12
 # Under a section's 3,000 characters, with room for the "… more steps" line.
@@ -129,9 +138,12 @@ def outcome(story: Sequence[Transition]) -> str:
 
 
 def actor_words(actor: EpisodeActor) -> str:
-    """Who started the episode: ``update by alice@example.com at 12:00``."""
-    action = escape_mrkdwn(actor.action.replace("_", " ")) if actor.action else "changed"
+    """Who started the episode: ``update by alice@example.com at 12:00`` from Gcore's audit log, or
+    ``stopped by @alice in Slack at 12:00`` (a live mention) from the bot's own."""
     when = f" at {slack_date(actor.at, _TIME)}" if actor.at is not None else ""
+    if actor.in_slack:
+        return f"{DONE_WORDS.get(actor.action, 'changed')} by {user_mention(actor.who)} in Slack{when}"
+    action = escape_mrkdwn(actor.action.replace("_", " ")) if actor.action else "changed"
     return f"{action} by {escape_mrkdwn(actor.who)}{when}"
 
 
@@ -145,12 +157,14 @@ def render_timeline(
     regions: Mapping[int, str] = NO_REGION_NAMES,
     portal_url: str | None = None,
     actor: EpisodeActor | None = None,
+    operate: bool = False,
 ) -> Message:
     """The episode's top-level message for the steps a channel was sent, oldest first (at least one).
 
     ``compact`` (for when Slack refuses the full one) keeps the first and the latest step, without errors.
     ``regions`` names regions by id; ``portal_url`` (the ``GCORE_PORTAL_URL`` template) adds Open in Gcore;
-    ``actor`` (who started the episode, when known) adds "update by alice@example.com at 12:00".
+    ``actor`` (who started the episode, when known) adds "update by alice@example.com at 12:00";
+    ``operate`` (someone may be an operator) adds Stop or Start while the deployment is failing.
     """
     first, last = story[0], story[-1]
     headline = _current(last)
@@ -169,7 +183,9 @@ def render_timeline(
     if mentions:
         blocks.append(context(cc(mentions)))
     if with_buttons:
-        blocks.append(alert_buttons(DeploymentRef(project_id=last.project_id, name=last.name), portal_url))
+        state = _state(last) if operate and failing(last) else None
+        ref = DeploymentRef(project_id=last.project_id, name=last.name)
+        blocks.append(alert_buttons(ref, portal_url, state))
     text = f"{headline.replace('*', '')} (project {last.project_id}) · {outcome(story)}"
     return Message(text=f"{text} {cc(mentions)}" if mentions else text, blocks=blocks)
 

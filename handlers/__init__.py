@@ -9,7 +9,18 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings
 from bot.services import Services
-from handlers import commands, deployment_actions, errors, history, listing, logs, watching
+from handlers import (
+    access,
+    commands,
+    deployment_actions,
+    errors,
+    history,
+    home,
+    listing,
+    logs,
+    operations,
+    watching,
+)
 
 
 def create_app(settings: Settings, services: Services) -> AsyncApp:
@@ -24,6 +35,18 @@ def create_app(settings: Settings, services: Services) -> AsyncApp:
         # An explicit base logger, so Bolt's loggers follow our levels instead of copying the root's.
         logger=logging.getLogger("slack_bolt.app"),
     )
-    for listeners in (errors, commands, deployment_actions, history, listing, logs, watching):
+    # The access check first: no listener runs for a request the rules refuse (docs/security.md).
+    for listeners in (
+        access,
+        errors,
+        commands,
+        deployment_actions,
+        history,
+        home,
+        listing,
+        logs,
+        operations,
+        watching,
+    ):
         listeners.register(app, services)
     return app

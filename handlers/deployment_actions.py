@@ -42,6 +42,7 @@ async def _card(
         watching=found.watching,
         regions=found.regions,
         portal_url=services.settings.gcore_portal_url,
+        operate=services.access.operators.enabled,
     )
 
 
@@ -52,7 +53,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_refresh(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(CardRef, body)
+        ref = read_value(CardRef, body, services.access)
         card = await _card(
             services, body["channel"]["id"], ref, shared_by=ref.shared_by, in_channel=ref.in_channel
         )
@@ -62,7 +63,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_share(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(CardRef, body)
+        ref = read_value(CardRef, body, services.access)
         card = await _card(services, body["channel"]["id"], ref, shared_by=body["user"]["id"])
         # Posting through response_url works in any channel the command ran in, member or not.
         await respond(**card.as_kwargs(), response_type="in_channel", replace_original=False)
@@ -72,7 +73,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_details(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(CardRef, body)
+        ref = read_value(CardRef, body, services.access)
         slack = services.slack
         # The trigger_id expires in 3 seconds, so the modal opens before Gcore is asked.
         opened = await slack.call(
@@ -91,7 +92,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_show_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(DeploymentRef, body)
+        ref = read_value(DeploymentRef, body, services.access)
         card = await _card(services, body["channel"]["id"], ref)
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)
 

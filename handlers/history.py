@@ -23,7 +23,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_history(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         # Ephemeral and beside the message clicked, which stays as it is for everyone else.
         await ack()
-        ref = read_value(DeploymentRef, body)
+        ref = read_value(DeploymentRef, body, services.access)
         history, watched, names = await deployment_history(
             services, body["channel"]["id"], ref.project_id, ref.name
         )

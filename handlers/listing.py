@@ -21,7 +21,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_page(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        page = read_value(ListPage, body)
+        page = read_value(ListPage, body, services.access)
         deployments, regions = await with_region_names(
             services, services.gcore.list_deployments(page.project_id)
         )

@@ -9,7 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.actions import ActionId, DeploymentRef, read_value
-from bot.operations.logs import logs_on_click
+from bot.operations.logs import recent_logs
 from bot.services import Services
 from formatters.logs import render_logs
 from handlers.errors import replies_on_error
@@ -22,7 +22,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_show_logs(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(DeploymentRef, body)
-        found = await logs_on_click(services, ref)
+        ref = read_value(DeploymentRef, body, services.access)
+        found = await recent_logs(services, ref)
         reply = render_logs(ref.project_id, ref.name, found.entries, found.regions)
         await respond(**reply.as_kwargs(), response_type="ephemeral", replace_original=False)

@@ -27,7 +27,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_watch(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(DeploymentRef, body)
+        ref = read_value(DeploymentRef, body, services.access)
         user_id = body["user"]["id"]
         done, regions = await with_region_names(
             services,
@@ -49,6 +49,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 watching=True,
                 regions=regions,
                 portal_url=services.settings.gcore_portal_url,
+                operate=services.access.operators.enabled,
             )
             await respond(**card.as_kwargs(), replace_original=True)
         for reply in watch_replies(done.subscription, done.outcome, user_id):
@@ -58,7 +59,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_unwatch(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(DeploymentRef, body)
+        ref = read_value(DeploymentRef, body, services.access)
         done = await unsubscribe(services, body["channel"]["id"], ref.project_id, ref.name)
         user_id = body["user"]["id"]
         if done.removed is None and done.watches_all:
@@ -75,7 +76,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_unwatch_row(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(SubscriptionRef, body)
+        ref = read_value(SubscriptionRef, body, services.access)
         channel_id = body["channel"]["id"]
         removed = await services.store.unsubscribe_id(ref.id, channel_id)
         remaining = await services.store.channel_subscriptions(channel_id)
@@ -88,7 +89,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_mute(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(DeploymentRef, body)
+        ref = read_value(DeploymentRef, body, services.access)
         channel_id = body["channel"]["id"]
         if await services.store.mute(channel_id, ref.project_id, ref.name) is None:
             said = unwatch_reply(
@@ -103,7 +104,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_unwatch_project(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
-        ref = read_value(DeploymentRef, body)
+        ref = read_value(DeploymentRef, body, services.access)
         done = await unsubscribe(services, body["channel"]["id"], ref.project_id, ALL_DEPLOYMENTS)
         user_id = body["user"]["id"]
         await respond(
@@ -115,7 +116,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_alert_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         # The clicker's own card, ephemeral: the channel's alert stays as it is for everyone else.
         await ack()
-        ref = read_value(DeploymentRef, body)
+        ref = read_value(DeploymentRef, body, services.access)
         found = await deployment_for_card(services, body["channel"]["id"], ref.project_id, ref.name)
         card = render_deployment_card(
             found.deployment,
@@ -124,5 +125,6 @@ def register(app: AsyncApp, services: Services) -> None:
             watching=found.watching,
             regions=found.regions,
             portal_url=services.settings.gcore_portal_url,
+            operate=services.access.operators.enabled,
         )
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)

@@ -28,6 +28,7 @@ from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack, ResponsePost
 from tests.fakes.slack_requests import (
     block_action,
+    event_callback,
     form_body,
     interactive_body,
     signed_headers,
@@ -118,6 +119,13 @@ class RunningBot:
         ack = self.post_signed(interactive_body(payload))
         assert (ack.status_code, ack.text) == (200, ""), f"ack was {ack.status_code} {ack.text!r}"
         return response_url.rsplit("/", 1)[-1]
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Deliver an Events API ``event`` as Slack does (a signed JSON ``event_callback``); check the ack."""
+        body = json.dumps(event_callback(event), separators=(",", ":"))
+        headers = signed_headers(SIGNING_SECRET, body) | {"Content-Type": "application/json"}
+        ack = self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
+        assert ack.status_code == 200, f"ack was {ack.status_code} {ack.text!r}"
 
     def reply(self, response_id: str, index: int = 0, timeout: float = 10.0) -> ResponsePost:
         """The ``index``-th post to a response_url, waited for with a bound."""

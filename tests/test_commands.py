@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import (
+    LOG_LINES_DEFAULT,
     ParsedCommand,
     deployment_name_arg,
     list_problems_only,
+    log_lines,
     parse_command,
+    region_id_of,
     resolve_project,
 )
 from bot.errors import BadArgument
@@ -201,3 +204,59 @@ def test_list_problems(text: str, problems: bool) -> None:
 def test_list_only_something_else_is_refused() -> None:
     with pytest.raises(BadArgument):
         list_problems_only(parse_command("list --only broken"))
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("logs my-instance", LOG_LINES_DEFAULT),
+        ("logs my-instance --lines 1", 1),
+        ("logs my-instance --lines=100", 100),
+        ("logs my-instance —lines 7 --region amsterdam", 7),  # a phone's em dash
+    ],
+)
+def test_log_lines(text: str, lines: int) -> None:
+    assert log_lines(parse_command(text)) == lines
+
+
+@pytest.mark.parametrize("value", ["0", "101", "-5", "ten", "2²", "1.5", "٣"])
+def test_log_lines_out_of_bounds_or_not_a_number_get_one_sentence(value: str) -> None:
+    with pytest.raises(BadArgument) as caught:
+        log_lines(parse_command(f"logs my-instance --lines {value}"))
+    assert error_sentence(caught.value) == (
+        "`--lines` takes a whole number of lines from 1 to 100, as in `--lines 50`."
+    )
+
+
+def test_lines_and_region_need_a_value() -> None:
+    for option in ("--lines", "--region"):
+        with pytest.raises(BadArgument) as caught:
+            parse_command(f"logs my-instance {option}")
+        assert f"`{option}` needs a value, as in `{option} " in error_sentence(caught.value)
+
+
+REGIONS = {1: "Luxembourg-2", 100: "Amsterdam"}
+
+
+@pytest.mark.parametrize(
+    ("value", "region_id"),
+    [("Amsterdam", 100), ("amsterdam", 100), ("LUXEMBOURG-2", 1), ("100", 100), ("1", 1)],
+)
+def test_region_by_name_in_any_case_or_by_id(value: str, region_id: int) -> None:
+    assert region_id_of(value, REGIONS) == region_id
+
+
+@pytest.mark.parametrize("value", ["Paris", "7", "0", "amster"])
+def test_an_unknown_region_gets_the_known_ones(value: str) -> None:
+    with pytest.raises(BadArgument) as caught:
+        region_id_of(value, REGIONS)
+    assert error_sentence(caught.value) == (
+        f"I don't know the region `{value}`; the regions are Amsterdam (100), Luxembourg-2 (1)."
+    )
+
+
+def test_without_region_names_an_id_is_taken_and_a_name_is_explained() -> None:
+    assert region_id_of("42", {}) == 42
+    with pytest.raises(BadArgument) as caught:
+        region_id_of("Amsterdam", {})
+    assert "region names could not be read just now; give the region's id" in error_sentence(caught.value)

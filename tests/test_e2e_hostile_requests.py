@@ -36,9 +36,9 @@ def test_a_malformed_timestamp_is_401(
 ) -> None:
     body = command_body(bot)
     headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": "v0=" + "0" * 64,
+        b"Content-Type": b"application/x-www-form-urlencoded",
+        b"X-Slack-Request-Timestamp": timestamp,
+        b"X-Slack-Signature": b"v0=" + b"0" * 64,
     }
     gcore.clear_requests()
     answer = bot.http.post(f"{bot.url}/slack/events", content=body.encode(), headers=headers)

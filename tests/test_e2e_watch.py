@@ -117,11 +117,13 @@ class WatchBot:
         return wait_for(enough, timeout=15, message=f"{count} replies under {parent_ts}")
 
 
-def watch_bot(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, *, process: bool) -> Iterator[WatchBot]:
+def watch_bot(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, *, process: bool, extra: dict[str, str] | None = None
+) -> Iterator[WatchBot]:
     gcore.reset()
     gcore.put(seed_deployment())
     slack.clear()
-    bot = WatchBot(gcore, slack, tmp_path, process=process)
+    bot = WatchBot(gcore, slack, tmp_path, extra, process=process)
     yield bot
     bot.bot.stop()
     sent = [c.params for c in slack.calls()] + [p.body for p in slack.responses()]

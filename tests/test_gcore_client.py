@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.gcore.client import GcoreClient, RetryPolicy
+from bot.gcore.client import GcoreClient
 from bot.gcore.errors import (
     DeploymentNotFound,
     GcoreAuthError,
@@ -17,6 +17,7 @@ from bot.gcore.errors import (
     GcoreUnavailable,
     ProjectNotFound,
 )
+from bot.gcore.retry import RetryPolicy
 from formatters.errors import error_sentence
 from tests.fakes.gcore import FakeGcore, seed_deployment
 
@@ -165,6 +166,26 @@ async def test_start_and_stop_post_without_body(client: GcoreClient, gcore: Fake
     await client.start_deployment(1, "my-instance")
     assert [r.method for r in gcore.requests] == ["POST", "POST"]
     assert gcore.requests[-1].path.endswith("/my-instance/start")
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_a_stop_whose_answer_is_a_gateway_error_is_not_sent_again(
+    client: GcoreClient, gcore: FakeGcore, status: int
+) -> None:
+    # The gateway may have passed the stop on before failing: a second POST could act twice.
+    gcore.fail_next(status, path_contains="/stop")
+    with pytest.raises(GcoreUnavailable):
+        await client.stop_deployment(1, "my-instance")
+    assert [r.method for r in gcore.requests] == ["POST"]
+
+
+async def test_a_stop_refused_with_429_is_sent_again(
+    client: GcoreClient, gcore: FakeGcore, sleeps: RecordingSleep
+) -> None:
+    gcore.fail_next(429, headers={"Retry-After": "2"}, path_contains="/stop")
+    await client.stop_deployment(1, "my-instance")
+    assert [r.method for r in gcore.requests] == ["POST", "POST"] and sleeps.delays == [2.0]
+    assert gcore.get(1, "my-instance")["status"] == "DISABLED"  # type: ignore[index]
 
 
 async def test_server_capped_pages_are_followed(client: GcoreClient, gcore: FakeGcore) -> None:

@@ -16,6 +16,7 @@ FORMATTERS_MAY_IMPORT = frozenset(
     {
         "bot.access.policy",
         "bot.actions",
+        "bot.audit",
         "bot.errors",
         "bot.gcore.errors",
         "bot.gcore.models",
@@ -27,8 +28,10 @@ FORMATTERS_MAY_IMPORT = frozenset(
         "bot.watch.transitions",
     }
 )
-# Where the bot renders for delivery: alerts and the notices about paused channels.
-BOT_MAY_IMPORT_FORMATTERS = frozenset({"bot.watch.notifier", "bot.watch.placement", "bot.watch.pauses"})
+# Where the bot renders for delivery: alerts, the notices about paused channels, and the Home tab.
+BOT_MAY_IMPORT_FORMATTERS = frozenset(
+    {"bot.watch.home", "bot.watch.notifier", "bot.watch.placement", "bot.watch.pauses"}
+)
 # Each third-party client belongs to one package.
 CLIENT_OWNERS = {
     "httpx": ("bot.gcore",),

@@ -13,10 +13,11 @@ import pytest
 
 from bot.actions import ActionId
 from bot.config import SettingsError, load_settings
-from bot.gcore.client import GcoreClient, RetryPolicy
+from bot.gcore.client import GcoreClient
 from bot.gcore.errors import GcoreUnavailable
 from bot.gcore.models import Region
 from bot.gcore.regions import RegionNames
+from bot.gcore.retry import RetryPolicy
 from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.alerts import render_alert, render_compact_alert
 from formatters.regions import region_label

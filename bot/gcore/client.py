@@ -1,8 +1,8 @@
 """A thin async client of Gcore's Everywhere Inference API (cloud v3).
 
 One pooled ``httpx.AsyncClient`` per process. Transient failures (connection errors, 429, 502/503/504) are
-retried with exponential backoff and full jitter, honouring ``Retry-After``; other answers become typed
-errors. The API key lives only in the pooled client's default headers: it never appears in a log line, an
+retried with exponential backoff and full jitter, honouring ``Retry-After`` (a start or a stop only when
+Gcore surely did not act on it); other answers become typed errors. The API key lives only in the pooled client's default headers: it never appears in a log line, an
 exception message or anything shown in Slack.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from bot.gcore.models import (
     UserActionResource,
 )
 from bot.gcore.parsing import ModelT, RawPage, UnreadableItem, parse, parse_items
+from bot.gcore.retry import RETRY_STATUSES, RetryPolicy, retry_after_of
 
 log = logging.getLogger(__name__)
 
@@ -55,37 +55,11 @@ MAX_CONCURRENT_REQUESTS = 50
 REQUEST_DEADLINE_SECONDS = 15.0
 # Whatever a listing's count claims, no more pages than this are read (100,000 deployments at 1000 a page).
 MAX_LIST_PAGES = 100
-_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REGIONS_PATH = "/cloud/v1/regions"
 # Gcore's audit log; reading it needs a key whose user may read the account's user actions.
 USER_ACTIONS_PATH = "/cloud/v1/user_actions"
 # Gcore has a few dozen regions; however many pages the count claims, no more than this are read.
 MAX_REGION_PAGES = 10
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try before giving up on a transient failure."""
-
-    attempts: int = 4
-    base_delay: float = 0.25
-    max_delay: float = 4.0
-    # A longer Retry-After than this is not waited out: the person in Slack hears "rate limited" instead.
-    max_retry_after: float = 20.0
-
-    def backoff(self, attempt: int) -> float:
-        """Full-jitter exponential backoff before retry number ``attempt`` (1-based)."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _api_message(response: httpx.Response) -> str:
@@ -314,15 +288,19 @@ class GcoreClient:
 
     async def _post_action(self, project_id: int, name: str, action: str) -> None:
         response = await self._request(
-            "POST", f"{_deployments_path(project_id)}/{quote(name, safe='')}/{action}"
+            "POST", f"{_deployments_path(project_id)}/{quote(name, safe='')}/{action}", idempotent=False
         )
         if response.status_code == 404:
             raise DeploymentNotFound(project_id, name)
         if not response.is_success:
             raise GcoreInvalidResponse(f"HTTP {response.status_code} on {action}")
 
-    async def _request(self, method: str, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        """Send with retries; return any answer that is not transient and not an auth or client error."""
+    async def _request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, *, idempotent: bool = True
+    ) -> httpx.Response:
+        """Send with retries; return any answer that is not transient and not an auth or client error.
+        A start or stop (not ``idempotent``) is sent again only when Gcore surely did not act on it: no
+        connection, or a 429. A 502-504 or a dropped connection may follow the action, so those end it."""
         attempt = 0
         while True:
             attempt += 1
@@ -335,7 +313,8 @@ class GcoreClient:
                     f"no whole answer within {self._deadline:g} s on {method} {path}"
                 ) from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
-                if last:
+                sent = isinstance(exc, httpx.RemoteProtocolError)
+                if last or (sent and not idempotent):
                     raise GcoreUnavailable(f"{type(exc).__name__} on {method} {path}") from None
                 delay = self._retry.backoff(attempt)
                 log.warning(
@@ -349,9 +328,10 @@ class GcoreClient:
                 raise GcoreUnavailable(f"{type(exc).__name__} on {method} {path}") from None
 
             status = response.status_code
-            if status in _RETRY_STATUSES:
-                retry_after = _retry_after(response) if status == 429 else None
-                if last or (retry_after is not None and retry_after > self._retry.max_retry_after):
+            if status in RETRY_STATUSES:
+                retry_after = retry_after_of(response) if status == 429 else None
+                too_long = retry_after is not None and retry_after > self._retry.max_retry_after
+                if last or too_long or (status != 429 and not idempotent):
                     if status == 429:
                         raise GcoreRateLimited(retry_after)
                     raise GcoreUnavailable(f"HTTP {status} on {method} {path}", status)

@@ -1,4 +1,4 @@
-"""What the Logs button shows: a deployment's newest log lines, from every region, as Gcore has them now."""
+"""A deployment's newest log lines as Gcore has them now: for an alert's Logs button and for ``logs``."""
 
 from __future__ import annotations
 
@@ -22,11 +22,15 @@ class RecentLogs:
     regions: Mapping[int, str]
 
 
-async def logs_on_click(services: Services, ref: DeploymentRef) -> RecentLogs:
-    """The newest ``LOGS_ON_CLICK`` lines and the region names, fetched together. ``DeploymentNotFound``
-    when the deployment is gone, Gcore's own errors when it cannot answer (each worded for the clicker by
-    ``formatters.errors``); the names never fail, at worst there are none."""
+async def recent_logs(
+    services: Services, ref: DeploymentRef, *, limit: int = LOGS_ON_CLICK, region_id: int | None = None
+) -> RecentLogs:
+    """The newest ``limit`` lines (of one region when ``region_id`` is given, filtered by Gcore) and the
+    region names, fetched together. ``DeploymentNotFound`` when the deployment is gone, Gcore's own errors
+    when it cannot answer (each worded by ``formatters.errors``); the names never fail, at worst there are
+    none."""
     entries, names = await asyncio.gather(
-        services.gcore.get_logs(ref.project_id, ref.name, limit=LOGS_ON_CLICK), services.regions.names()
+        services.gcore.get_logs(ref.project_id, ref.name, limit=limit, region_id=region_id),
+        services.regions.names(),
     )
-    return RecentLogs(entries[:LOGS_ON_CLICK], names)
+    return RecentLogs(entries[:limit], names)

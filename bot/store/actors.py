@@ -17,6 +17,21 @@ ACTOR_MAX_CHARS = 254
 ACTION_MAX_CHARS = 32
 
 
+# Marks an actor from the bot's own audit in the ``action`` column. Gcore's action types lose any colon when
+# stored, so nothing Gcore sends can pass for a Slack user to be mentioned.
+IN_SLACK = "slack:"
+
+
+def actor_of_row(row: EpisodeActorRow) -> EpisodeActor | None:
+    """The actor a row names, if any."""
+    if row.actor is None:
+        return None
+    action = row.action or ""
+    at = utc(row.acted_at) if row.acted_at is not None else None
+    in_slack = action.startswith(IN_SLACK)
+    return EpisodeActor(who=row.actor, action=action.removeprefix(IN_SLACK), at=at, in_slack=in_slack)
+
+
 class Actors(StoreBase):
     """Reads and writes of episodes' actors."""
 
@@ -44,7 +59,8 @@ class Actors(StoreBase):
                 row = EpisodeActorRow(project_id=project_id, name=name, episode=episode)
                 session.add(row)
             row.actor = actor.who[:ACTOR_MAX_CHARS]
-            row.action = actor.action[:ACTION_MAX_CHARS]
+            action = IN_SLACK + actor.action if actor.in_slack else actor.action.replace(":", " ")
+            row.action = action[:ACTION_MAX_CHARS]
             row.acted_at = actor.at
 
     @threaded
@@ -52,10 +68,7 @@ class Actors(StoreBase):
         """Who started the episode, when known."""
         with self._sessions() as session:
             row = session.get(EpisodeActorRow, (project_id, name, episode))
-            if row is None or row.actor is None:
-                return None
-            at = utc(row.acted_at) if row.acted_at is not None else None
-            return EpisodeActor(who=row.actor, action=row.action or "", at=at)
+            return actor_of_row(row) if row is not None else None
 
     @threaded
     def episode_threads(

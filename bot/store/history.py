@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.history import ASLEEP, MAX_EPISODES, MAX_STEPS, Episode, EpisodeActor, History
+from bot.history import ASLEEP, MAX_EPISODES, MAX_STEPS, Episode, History
+from bot.store.actors import actor_of_row
 from bot.store.base import StoreBase
 from bot.store.convert import to_transition
 from bot.store.engine import threaded, utc
@@ -112,9 +113,7 @@ class Histories(StoreBase):
             totals[row.episode] = total
         project_id, name = deployment
         actors = {
-            row.episode: EpisodeActor(
-                who=row.actor, action=row.action or "", at=utc(row.acted_at) if row.acted_at else None
-            )
+            row.episode: actor_of_row(row)
             for row in session.scalars(
                 select(EpisodeActorRow).where(
                     EpisodeActorRow.project_id == project_id,

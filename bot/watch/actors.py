@@ -3,7 +3,8 @@
 An alert never waits for it. Once a channel's timeline of a new episode is posted, a background task (not
 the channel's delivery worker) takes the episode's one lookup in the store (``episode_actors``: taken once,
 found or not, so it is never asked twice, even by another replica), asks Gcore for the newest action on the
-deployment between a while before the episode opened and just after, remembers who did it, and edits each
+deployment between a while before the episode opened and just after (unless an operator started or stopped
+it from Slack shortly before: then they are named, from the bot's own audit), remembers who did it, and edits each
 channel's timeline of the episode to name them. ``bot.watch.placement`` reads the stored actor whenever it
 renders a timeline, so every later edit keeps it. The lookup is bounded (``LOOKUP_TIMEOUT_SECONDS``); when
 it fails, or the key may not read the audit log, the timeline says nothing of an actor, and the log says
@@ -34,6 +35,8 @@ LOOKUP_TIMEOUT_SECONDS = 5.0
 # how far after, for clocks that differ.
 LOOKBACK_MARGIN = timedelta(minutes=2)
 CLOCK_SKEW = timedelta(seconds=30)
+# How long before an episode opened a start or stop done from Slack still counts as its cause.
+OWN_ACTIONS_BEFORE = timedelta(minutes=10)
 # Lookups at once, and waiting: beyond that an episode goes without an actor rather than queueing forever.
 LOOKUPS_AT_ONCE = 4
 MAX_WAITING = 200
@@ -137,6 +140,11 @@ class ActorLookup:
         opened = datetime.fromtimestamp(first.episode / 1000, UTC) if first.episode else first.at
         opened = min(opened, first.at)
         until = opened + CLOCK_SKEW
+        # A start or stop confirmed in Slack shortly before names its operator; Gcore's log would only name
+        # the owner of the bot's API key.
+        ours = await self._store.last_done(first.project_id, first.name, opened - OWN_ACTIONS_BEFORE, until)
+        if ours is not None:
+            return EpisodeActor(who=ours.user_id, action=ours.action.value, at=ours.at, in_slack=True)
         try:
             async with asyncio.timeout(self._timeout):
                 actions = await self._gcore.user_actions(

@@ -63,7 +63,8 @@ class RegionSource(Protocol):
 class Placement:
     """Plans each delivery from what the store knows of the channel's story so far. ``logs`` gives problem
     alerts their last log lines, ``regions`` names regions, ``portal_url`` (the ``GCORE_PORTAL_URL``
-    template) adds Open in Gcore to the messages with buttons, ``actors`` names who started an episode."""
+    template) adds Open in Gcore to the messages with buttons, ``actors`` names who started an episode,
+    ``operate`` (someone may be an operator) adds Stop or Start to problems' buttons."""
 
     def __init__(
         self,
@@ -74,9 +75,11 @@ class Placement:
         regions: RegionSource | None = None,
         portal_url: str | None = None,
         actors: ActorLookup | None = None,
+        operate: bool = False,
     ) -> None:
         self._store, self._stuck_after, self._logs = store, stuck_after_seconds, logs
         self._regions, self._portal_url, self._actors = regions, portal_url, actors
+        self._operate = operate
         self._names: Mapping[int, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -110,6 +113,7 @@ class Placement:
                 logs=logs or (),
                 regions=self._names,
                 portal_url=self._portal_url if with_buttons else None,
+                operate=self._operate,
             ),
             render_compact_alert(t, stuck_after_seconds=self._stuck_after, regions=self._names),
         ]
@@ -169,6 +173,7 @@ class Placement:
                 regions=self._names,
                 portal_url=self._portal_url,
                 actor=actor,
+                operate=self._operate,
             )
             for compact in (False, True)
         ]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.watch.transitions import Snapshot
+
 # The target of `watch --all`; no deployment name can be "*".
 ALL_DEPLOYMENTS = "*"
 
@@ -41,3 +43,16 @@ class SubscribeOutcome(StrEnum):
     RESUMED = "resumed"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class WatchedDeployment:
+    """A deployment some channels watch (by name, or through ``--all`` without muting it), as the watcher
+    last saw it: what the Home tab lists."""
+
+    project_id: int
+    name: str
+    # The watching channels, in order.
+    channels: tuple[str, ...]
+    # None until the watcher has seen it (a new subscription before its first poll).
+    snapshot: Snapshot | None

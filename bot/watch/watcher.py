@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bot.gcore.client import GcoreClient, PageShape, StatusListing
 from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
 from bot.store import NAME_MAX_CHARS, Store
+from bot.watch.home import HomePublisher
 from bot.watch.notifier import Notifier
 from bot.watch.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
 
@@ -77,14 +78,22 @@ class Watcher:
         rules: WatchRules,
         interval: timedelta,
         outage_alert_after: int,
+        allows_project: Callable[[int], bool],
         digest_key: bytes = b"",
+        home: HomePublisher | None = None,
     ) -> None:
         """``digest_key`` (``bot.watch.specs.digest_key``) keys the digests of what in a spec may be
-        secret, so the stored ones cannot be checked against guesses."""
+        secret, so the stored ones cannot be checked against guesses. ``allows_project`` is
+        ALLOWED_PROJECT_IDS: a subscription made before the setting changed is not polled. ``home`` is woken
+        after each poll this replica leads, to republish the Home tabs whose content changed."""
         self._gcore, self._store, self._notifier, self._clock = gcore, store, notifier, clock
+        self._allows_project = allows_project
+        # Watched projects no longer allowed, each logged once.
+        self._refused: set[int] = set()
         self._rules, self._digest_key = rules, digest_key
         self._interval = interval
         self._outage_alert_after = outage_alert_after
+        self._home = home
         self._memory: dict[int, _ProjectMemory] = {}
 
     async def run_cycle(self) -> CycleReport:
@@ -96,7 +105,7 @@ class Watcher:
                 self._memory.clear()
                 report.led = False
                 return report
-            projects = await self._store.watched_projects()
+            projects = self._allowed(await self._store.watched_projects())
             for forgotten in set(self._memory) - set(projects):
                 del self._memory[forgotten]
             gate = asyncio.Semaphore(PROJECTS_AT_ONCE)
@@ -109,11 +118,22 @@ class Watcher:
             report.projects = len(projects)
             report.failed = [p for p, found in zip(projects, results, strict=True) if found is None]
             report.transitions = sum(found or 0 for found in results)
+            if self._home is not None:
+                # Also without transitions: replicas, subscriptions and mutes change what it shows.
+                self._home.wake()
         except Exception:
             log.exception("watch cycle failed")
         finally:
             self._notifier.wake()
         return report
+
+    def _allowed(self, watched: list[int]) -> list[int]:
+        """The watched projects ALLOWED_PROJECT_IDS still allows; each one it no longer does is logged once."""
+        refused = {project_id for project_id in watched if not self._allows_project(project_id)}
+        for project_id in sorted(refused - self._refused):
+            log.warning("project %d is watched but not in ALLOWED_PROJECT_IDS; not polling it", project_id)
+        self._refused = refused
+        return [project_id for project_id in watched if project_id not in refused]
 
     async def _poll_project(self, project_id: int) -> int | None:
         """Poll one project; the number of transitions recorded, None when Gcore failed."""

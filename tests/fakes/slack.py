@@ -160,6 +160,7 @@ class FakeSlack(LoopbackServer):
         self._delays: dict[tuple[str, str | None], float] = {}
         self._deleted_channels: set[str] = set()
         self._message_limit: int | None = None
+        self._usergroups: dict[str, list[str]] = {}
 
     @property
     def api_url(self) -> str:
@@ -195,6 +196,14 @@ class FakeSlack(LoopbackServer):
         """Override top-level fields of the user that ``users.info`` returns for ``user_id``."""
         with self._lock:
             self._users.setdefault(user_id, {}).update(copy.deepcopy(fields))
+
+    def set_usergroup(self, usergroup_id: str, members: list[str] | None) -> None:
+        """The members ``usergroups.users.list`` answers for ``usergroup_id``; None: no such group."""
+        with self._lock:
+            if members is None:
+                self._usergroups.pop(usergroup_id, None)
+            else:
+                self._usergroups[usergroup_id] = list(members)
 
     def set_channel(self, channel_id: str, **fields: Any) -> None:
         """Override top-level fields of the channel that ``conversations.info`` returns.
@@ -252,7 +261,7 @@ class FakeSlack(LoopbackServer):
 
     def clear(self) -> None:
         """Forget recorded calls, response_url posts, socket messages, pending failures, delays,
-        stored messages and channel state (set_channel/set_membership/mark_channel_deleted)."""
+        stored messages, channel state (set_channel/set_membership/mark_channel_deleted) and user groups."""
         with self._lock:
             self._failures.clear()
             self._messages.clear()
@@ -260,6 +269,7 @@ class FakeSlack(LoopbackServer):
             self._message_limit = None
             self._deleted_channels.clear()
             self._channels.clear()
+            self._usergroups.clear()
             self._calls.clear()
             self._response_posts.clear()
             self._socket_messages.clear()
@@ -805,6 +815,13 @@ class FakeSlack(LoopbackServer):
             user.update(copy.deepcopy(self._users.get(str(user_id), {})))
         return {"ok": True, "user": user}
 
+    def _usergroups_users_list(self, params: JSONDict) -> JSONDict:
+        # As documented: the group's member ids; an unknown group is no_such_subgroup.
+        members = self._usergroups.get(str(params.get("usergroup") or ""))
+        if members is None:
+            return {"ok": False, "error": "no_such_subgroup"}
+        return {"ok": True, "users": list(members)}
+
     def _apps_connections_open(self, params: JSONDict) -> JSONDict:
         ticket = uuid.uuid4()
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={APP_ID}"}
@@ -823,6 +840,7 @@ class FakeSlack(LoopbackServer):
         "conversations.replies": _conversations_replies,
         "conversations.join": _conversations_join,
         "users.info": _users_info,
+        "usergroups.users.list": _usergroups_users_list,
         "apps.connections.open": _apps_connections_open,
     }
 
