@@ -255,8 +255,9 @@ async def _one_watch_cycle(fakes: RemoteFakes, store: Store) -> tuple[float, flo
         rules=WatchRules(),
         interval=timedelta(seconds=30),
         outage_alert_after=3,
-        # The benchmark's own projects, as ALLOWED_PROJECT_IDS=* would allow them.
+        # The benchmark's own projects and channels, as ALLOWED_PROJECT_IDS=* and no channel list allow.
         allows_project=lambda _: True,
+        allows_channel=lambda _: True,
     )
     await watcher.run_cycle()  # the baseline: records every deployment
     before = len(fakes.call("gcore", "requests"))

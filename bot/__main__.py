@@ -110,6 +110,7 @@ def start_watching(
         interval=interval,
         outage_alert_after=settings.gcore_outage_alert_after,
         allows_project=services.access.allows_project,
+        allows_channel=services.access.allows_channel,
         digest_key=digest_key(settings.gcore_api_key.get_secret_value()),
         home=home,
     )

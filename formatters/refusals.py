@@ -1,4 +1,5 @@
-"""A refusal shown where no message can carry it: in a modal, for a view submission or a Home tab click."""
+"""A refusal shown where no message can carry it: in a modal, for a view submission or a Home tab click,
+and in the Home tab itself for someone it may not show."""
 
 from __future__ import annotations
 
@@ -16,3 +17,8 @@ def render_refusal_modal(user_message: str) -> dict[str, Any]:
         "close": plain_text("Close", MAX_VIEW_TITLE),
         "blocks": [section(f"⚠️ {user_message}")],
     }
+
+
+def render_refusal_home(user_message: str) -> dict[str, Any]:
+    """The Home tab of someone it may not show anything to, saying why."""
+    return {"type": "home", "blocks": [section(f"⚠️ {user_message}")]}

@@ -1,14 +1,23 @@
 """The Home tab: opening it publishes the person's view at once (``app_home_opened``, acknowledged by Bolt
-before this runs). Its buttons are the card's own listeners; the watcher republishes it on changes."""
+before this runs), unless they are of another organization: the event names only the user, so
+``users.info`` tells (ALLOW_EXTERNAL_USERS). Its buttons are the card's own listeners; the watcher
+republishes it on changes."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.access import AccessDenied
 from bot.services import Services
+from bot.slack.errors import SlackCallFailed
 from bot.watch.home import HomePublisher
+from formatters.errors import error_sentence
+from formatters.refusals import render_refusal_home
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -25,5 +34,16 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_home_opened(event: dict[str, Any]) -> None:
         # The event also comes for the Messages tab, which has nothing to publish.
         user_id = event.get("user")
-        if event.get("tab") == "home" and isinstance(user_id, str) and user_id:
-            await publisher.opened(user_id)
+        if event.get("tab") != "home" or not isinstance(user_id, str) or not user_id:
+            return
+        try:
+            await services.access.check_user(user_id)
+        except AccessDenied as denied:
+            log.info("Home tab of %s refused: %s", user_id, denied)
+            view = render_refusal_home(error_sentence(denied))
+            await services.slack.call("views_publish", user_id=user_id, view=view)
+            return
+        except SlackCallFailed as failed:
+            log.warning("could not tell whose Home tab %s is (%s)", user_id, failed.failure.code)
+            return
+        await publisher.opened(user_id)

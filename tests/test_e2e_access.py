@@ -305,6 +305,25 @@ def test_a_project_no_longer_allowed_is_not_polled(
         watcher.bot.stop()
 
 
+def test_a_channel_no_longer_allowed_gets_no_alerts(
+    fresh: None, gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
+) -> None:
+    watcher = WatchBot(gcore, slack, tmp_path)
+    try:
+        watcher.watch()
+        assert watcher.bot.reply(watcher.bot.command("watch my-instance", channel_id="C0ELSE")).body
+        watcher.env["ALLOWED_CHANNEL_IDS"] = "C0OPS"
+        watcher.restart()
+        watcher.polls(2)
+        gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+        assert "🟢 Active → 🔵 Deploying" in all_text(watcher.wait_alerts(1)[0]["blocks"])
+        gcore.set_down(True)  # and the notice of an outage goes to the allowed channel alone
+        wait_for(lambda: len(watcher.alerts()) == 2, timeout=15, message="the outage notice")
+        assert watcher.alerts("C0ELSE") == [] and slack.messages("C0ELSE") == []
+    finally:
+        watcher.bot.stop()
+
+
 # -- logs ----------------------------------------------------------------------------------------------
 
 

@@ -163,3 +163,17 @@ def test_a_failed_publish_for_one_viewer_does_not_stop_the_others(home: WatchBot
     home.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
     wait_publishes(home.slack, 6, ALICE)
     wait_publishes(home.slack, 5, BOB)
+
+
+def test_a_person_of_another_organization_sees_why_and_nothing_watched(home: WatchBot) -> None:
+    guest = "U0GUEST"
+    home.slack.set_user(guest, team_id="T0OTHER")
+    view = open_home(home, guest)
+    text = all_text(view["blocks"])
+    assert "another organization" in text and "ALLOW_EXTERNAL_USERS" in text
+    assert "my-instance" not in json.dumps(view)
+    # Not remembered as a viewer: a change republishes nothing to them.
+    home.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    home.polls(4)
+    assert len(publishes(home.slack, guest)) == 1
+    assert [c.params["user"] for c in home.slack.calls("users.info")] == [guest]

@@ -44,10 +44,14 @@ class Access:
         if not self.allows_project(project_id):
             raise AccessDenied(AccessProblem.PROJECT, project_id=project_id)
 
+    def allows_channel(self, channel_id: str) -> bool:
+        """Whether the bot answers and posts in ``channel_id``."""
+        return self._channels is None or channel_id in self._channels
+
     def check_channel(self, channel_id: str | None) -> None:
         """``AccessDenied`` unless ALLOWED_CHANNEL_IDS allows ``channel_id``; a request from no channel (the
         Home tab) passes."""
-        if channel_id is not None and self._channels is not None and channel_id not in self._channels:
+        if channel_id is not None and not self.allows_channel(channel_id):
             raise AccessDenied(AccessProblem.CHANNEL)
 
     async def check_person(self, body: dict[str, Any]) -> None:
@@ -59,6 +63,25 @@ class Access:
         if own is None:
             raise AccessDenied(AccessProblem.ORGANIZATION_UNKNOWN)
         if not own.includes(actor_organization(body)):
+            raise AccessDenied(AccessProblem.EXTERNAL_USER)
+
+    async def check_user(self, user_id: str) -> None:
+        """``check_person`` for a request that names only its user (the Home tab's event): the user's
+        organization is asked of Slack with ``users.info``."""
+        if self._external_allowed:
+            return
+        own = await self._own_organization()
+        if own is None:
+            raise AccessDenied(AccessProblem.ORGANIZATION_UNKNOWN)
+        user = (await self._slack.call("users_info", user=user_id)).get("user") or {}
+        grid = user.get("enterprise_user")
+        enterprise_id = grid.get("enterprise_id") if isinstance(grid, dict) else None
+        team_id = user.get("team_id")
+        theirs = Organization(
+            team_id if isinstance(team_id, str) else None,
+            enterprise_id if isinstance(enterprise_id, str) else None,
+        )
+        if not own.includes(theirs):
             raise AccessDenied(AccessProblem.EXTERNAL_USER)
 
     async def check_operator(self, user_id: str) -> None:

@@ -3,7 +3,7 @@ that wants them, written in one transaction before anything is posted (the outbo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
@@ -25,6 +25,14 @@ from bot.watch.transitions import AlertKind, ProjectDiff, Tracked, Transition
 
 # Rows a bulk statement names at once, under SQLite's limit on bound parameters.
 _BULK_CHUNK = 500
+# Which channels may get deliveries (ALLOWED_CHANNEL_IDS): subscriptions made before a channel left the
+# list stay, and get nothing until it is back.
+ChannelRule = Callable[[str], bool]
+
+
+def every_channel(_: str) -> bool:
+    """The rule without ALLOWED_CHANNEL_IDS."""
+    return True
 
 
 class Polls(Leadership):
@@ -44,9 +52,16 @@ class Polls(Leadership):
 
     @threaded
     def record_poll(
-        self, project_id: int, diff: ProjectDiff, changed: Iterable[str], now: datetime
+        self,
+        project_id: int,
+        diff: ProjectDiff,
+        changed: Iterable[str],
+        now: datetime,
+        *,
+        allows_channel: ChannelRule = every_channel,
     ) -> list[Transition]:
         """Save a successful poll: changed states, transitions and their deliveries, in one transaction.
+        Only channels ``allows_channel`` allows (ALLOWED_CHANNEL_IDS) get deliveries.
 
         Returns the transitions recorded, with a "Gcore reachable again" first when the poll ends an outage.
         """
@@ -65,7 +80,12 @@ class Polls(Leadership):
             if health.outage_notified:
                 recorded.append(
                     self._add_project_notice(
-                        session, project_id, AlertKind.GCORE_REACHABLE, now, since=health.failing_since
+                        session,
+                        project_id,
+                        AlertKind.GCORE_REACHABLE,
+                        now,
+                        allows_channel,
+                        since=health.failing_since,
                     )
                 )
             health.baseline_done, health.failures, health.outage_notified = True, 0, False
@@ -74,7 +94,7 @@ class Polls(Leadership):
             subscriptions = self._active_subscriptions(session, project_id)
             for transition in diff.transitions:
                 row = self._add_transition(session, transition)
-                for subscription in self._audience(subscriptions, transition):
+                for subscription in self._audience(subscriptions, transition, allows_channel):
                     self._add_delivery(session, row.id, subscription.channel_id, subscription.flat, now)
                 recorded.append(transition)
             if diff.deleted:
@@ -93,7 +113,13 @@ class Polls(Leadership):
 
     @threaded
     def record_failed_poll(
-        self, project_id: int, now: datetime, alert_after: int, *, reason: str
+        self,
+        project_id: int,
+        now: datetime,
+        alert_after: int,
+        *,
+        reason: str,
+        allows_channel: ChannelRule = every_channel,
     ) -> Transition | None:
         """Count a failed poll, why it failed (a code of ``bot.gcore.errors.failure_reason``) and, on the
         first of a run, since when; the "can't reach Gcore" notice when this one reaches ``alert_after``."""
@@ -115,6 +141,7 @@ class Polls(Leadership):
                 project_id,
                 AlertKind.GCORE_UNREACHABLE,
                 now,
+                allows_channel,
                 since=health.failing_since,
                 detail=health.failure_reason,
             )
@@ -162,11 +189,15 @@ class Polls(Leadership):
         )
 
     @staticmethod
-    def _audience(subscriptions: list[SubscriptionRow], transition: Transition) -> list[SubscriptionRow]:
-        """One subscription per channel that wants the transition: a named one before ``--all``."""
+    def _audience(
+        subscriptions: list[SubscriptionRow], transition: Transition, allows_channel: ChannelRule
+    ) -> list[SubscriptionRow]:
+        """One subscription per allowed channel that wants the transition: a named one before ``--all``."""
         chosen: dict[str, SubscriptionRow] = {}
         for row in sorted(subscriptions, key=lambda r: r.target == ALL_DEPLOYMENTS):
             if row.target not in (transition.name, ALL_DEPLOYMENTS) or row.channel_id in chosen:
+                continue
+            if not allows_channel(row.channel_id):
                 continue
             if row.target == ALL_DEPLOYMENTS and transition.name in (row.muted or ()):
                 continue
@@ -203,6 +234,7 @@ class Polls(Leadership):
         project_id: int,
         kind: AlertKind,
         now: datetime,
+        allows_channel: ChannelRule,
         *,
         since: datetime | None,
         detail: str | None = None,
@@ -219,7 +251,11 @@ class Polls(Leadership):
             since=utc(since) if since else None,
         )
         row = self._add_transition(session, notice)
-        channels = {sub.channel_id for sub in self._active_subscriptions(session, project_id)}
+        channels = {
+            sub.channel_id
+            for sub in self._active_subscriptions(session, project_id)
+            if allows_channel(sub.channel_id)
+        }
         for channel_id in sorted(channels):
             self._add_delivery(session, row.id, channel_id, True, now)
         return notice

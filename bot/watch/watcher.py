@@ -79,15 +79,17 @@ class Watcher:
         interval: timedelta,
         outage_alert_after: int,
         allows_project: Callable[[int], bool],
+        allows_channel: Callable[[str], bool],
         digest_key: bytes = b"",
         home: HomePublisher | None = None,
     ) -> None:
         """``digest_key`` (``bot.watch.specs.digest_key``) keys the digests of what in a spec may be
         secret, so the stored ones cannot be checked against guesses. ``allows_project`` is
-        ALLOWED_PROJECT_IDS: a subscription made before the setting changed is not polled. ``home`` is woken
+        ALLOWED_PROJECT_IDS: a subscription made before the setting changed is not polled; ``allows_channel``
+        is ALLOWED_CHANNEL_IDS: a channel no longer allowed gets no alerts. ``home`` is woken
         after each poll this replica leads, to republish the Home tabs whose content changed."""
         self._gcore, self._store, self._notifier, self._clock = gcore, store, notifier, clock
-        self._allows_project = allows_project
+        self._allows_project, self._allows_channel = allows_project, allows_channel
         # Watched projects no longer allowed, each logged once.
         self._refused: set[int] = set()
         self._rules, self._digest_key = rules, digest_key
@@ -152,7 +154,11 @@ class Watcher:
             reason = failure_reason(error)
             log.warning("polling project %d failed (%s): %s", project_id, reason, error)
             notice = await self._store.record_failed_poll(
-                project_id, self._clock(), self._outage_alert_after, reason=reason
+                project_id,
+                self._clock(),
+                self._outage_alert_after,
+                reason=reason,
+                allows_channel=self._allows_channel,
             )
             if notice is not None:
                 log.warning(
@@ -184,7 +190,9 @@ class Watcher:
             )
             changed = [name for name, tracked in diff.tracked.items() if previous.get(name) != tracked]
             memory.never_read = {name for name in reading.unknown if name not in diff.tracked}
-        recorded = await self._store.record_poll(project_id, diff, changed, now)
+        recorded = await self._store.record_poll(
+            project_id, diff, changed, now, allows_channel=self._allows_channel
+        )
         memory.tracked, memory.last_polled = diff.tracked, now
         memory.pages = listing.pages if reading is None or reading.complete else ()
         self._memory[project_id] = memory
