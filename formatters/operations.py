@@ -82,13 +82,14 @@ def effect(deployment: Deployment, operation: Operation, regions: Mapping[int, s
     if operation is Operation.STOP:
         back = f"Start brings it back at {_scale_min(deployment.containers, regions)}."
         if deployment.state is DeploymentStatus.PENDING:
-            now = f"It is scaled to zero in {where} now and wakes on the next request"
+            now = f"It is scaled to zero in {where} now and wakes on the next request; stopped, it no longer wakes"
         else:
             ready = plural(deployment.ready_replicas, "ready replica")
-            now = f"It serves {ready} in {where} now"
+            ends = "it stops" if deployment.ready_replicas == 1 else "they stop"
+            now = f"It serves {ready} in {where} now; {ends}"
         return (
-            f"Stop {name} in project {deployment.project_id}? {now}; they stop and requests fail until it "
-            f"is started again. {back}"
+            f"Stop {name} in project {deployment.project_id}? {now}, and requests fail until it is started "
+            f"again. {back}"
         )
     return (
         f"Start {name} in project {deployment.project_id}? It is stopped now and serves no requests; it "

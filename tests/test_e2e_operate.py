@@ -98,7 +98,7 @@ def test_an_operator_stops_through_the_command_with_one_post_however_often_it_is
     assert len(opened) == 1 and "Checking" in all_text(opened[0].params["view"]["blocks"])
     text = all_text(view["blocks"])
     assert (
-        "Stop *my-instance* in project 1? It serves 1 ready replica in Luxembourg-2 now; they stop and "
+        "Stop *my-instance* in project 1? It serves 1 ready replica in Luxembourg-2 now; it stops, and "
         "requests fail until it is started again. Start brings it back at scale.min = 1 per region."
     ) in text
     assert view["submit"]["text"] == "Stop"

@@ -63,8 +63,16 @@ def test_the_effect_names_each_regions_minimum_when_they_differ() -> None:
         {"region_id": 100, "deploy_status": {"ready": 1, "total": 1}, "scale": {"min": 1, "max": 2}},
     ]
     words = effect(deployment(containers=containers), Operation.STOP, NAMES)
-    assert "It serves 3 ready replicas in Amsterdam, Luxembourg-2 now" in words
+    assert "It serves 3 ready replicas in Amsterdam, Luxembourg-2 now; they stop, and requests fail" in words
     assert "scale.min = 2 in Luxembourg-2, 1 in Amsterdam" in words
+
+
+def test_stopping_what_is_scaled_to_zero_says_it_no_longer_wakes() -> None:
+    words = effect(deployment(status="PENDING"), Operation.STOP, NAMES)
+    assert (
+        "It is scaled to zero in Luxembourg-2 now and wakes on the next request; stopped, it no longer wakes, "
+        "and requests fail until it is started again."
+    ) in words
 
 
 def test_card_with_operators_golden() -> None:
