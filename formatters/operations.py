@@ -10,6 +10,7 @@ from typing import Any
 from bot.actions import CONFIRM_OPERATION, ActionId, DeploymentRef, OperationRef
 from bot.audit import AuditEntry, Operation, operation_for
 from bot.errors import UserFacingError
+from bot.gcore.errors import GcoreUnavailable
 from bot.gcore.models import Container, Deployment, DeploymentStatus
 from formatters.blocks import Block, Message, button, context, plain_text, section
 from formatters.errors import error_sentence
@@ -149,9 +150,16 @@ def recently_done(recent: AuditEntry, now: datetime) -> str:
     )
 
 
-def failed(operation: Operation, name: str, why: str) -> str:
-    """Gcore did not take the action: ``why`` is the error's own sentence."""
-    return f"Gcore did not {operation.value} *{escape_mrkdwn(name)}*: {why}"
+def failed(operation: Operation, name: str, error: UserFacingError) -> str:
+    """The action failed. When Gcore's answer was lost (no answer, a gateway error), it may have acted all
+    the same: the sentence says to look before trying again, since the bot does not send it twice."""
+    shown = escape_mrkdwn(name)
+    if isinstance(error, GcoreUnavailable):
+        return (
+            f"Gcore did not say whether it will {operation.value} *{shown}*: its answer was lost on the way. "
+            f"`/inference status {shown}` shows whether it did; look there before trying again."
+        )
+    return f"Gcore did not {operation.value} *{shown}*: {error_sentence(error)}"
 
 
 def still_waiting(operation: Operation, name: str) -> str:

@@ -120,7 +120,7 @@ async def _settle(services: Services, who: Requester, ref: OperationRef) -> dict
     if outcome.recent is not None:
         return render_operation_notice(operation, recently_done(outcome.recent, services.clock()))
     if outcome.error is not None:
-        return render_operation_notice(operation, failed(operation, ref.name, error_sentence(outcome.error)))
+        return render_operation_notice(operation, failed(operation, ref.name, outcome.error))
     if outcome.done:
         await _announce(services, who, ref)
     return None
