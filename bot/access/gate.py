@@ -57,30 +57,29 @@ class Access:
     async def check_person(self, body: dict[str, Any]) -> None:
         """``AccessDenied`` when the request comes from another organization and ALLOW_EXTERNAL_USERS is
         not true."""
-        if self._external_allowed:
-            return
-        own = await self._own_organization()
-        if own is None:
-            raise AccessDenied(AccessProblem.ORGANIZATION_UNKNOWN)
-        if not own.includes(actor_organization(body)):
-            raise AccessDenied(AccessProblem.EXTERNAL_USER)
+        if not self._external_allowed:
+            await self._check_organization(actor_organization(body))
 
     async def check_user(self, user_id: str) -> None:
         """``check_person`` for a request that names only its user (the Home tab's event): the user's
         organization is asked of Slack with ``users.info``."""
         if self._external_allowed:
             return
-        own = await self._own_organization()
-        if own is None:
-            raise AccessDenied(AccessProblem.ORGANIZATION_UNKNOWN)
         user = (await self._slack.call("users_info", user=user_id)).get("user") or {}
         grid = user.get("enterprise_user")
         enterprise_id = grid.get("enterprise_id") if isinstance(grid, dict) else None
         team_id = user.get("team_id")
-        theirs = Organization(
-            team_id if isinstance(team_id, str) else None,
-            enterprise_id if isinstance(enterprise_id, str) else None,
+        await self._check_organization(
+            Organization(
+                team_id if isinstance(team_id, str) else None,
+                enterprise_id if isinstance(enterprise_id, str) else None,
+            )
         )
+
+    async def _check_organization(self, theirs: Organization) -> None:
+        own = await self._own_organization()
+        if own is None:
+            raise AccessDenied(AccessProblem.ORGANIZATION_UNKNOWN)
         if not own.includes(theirs):
             raise AccessDenied(AccessProblem.EXTERNAL_USER)
 
