@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.errors import ArgumentProblem, BadArgument
-from bot.gcore.models import deployment_name_problem
+from bot.gcore.models import MAX_PROJECT_ID, deployment_name_problem
 from bot.watch.subscriptions import ALL_DEPLOYMENTS
 
 # Slack clients on macOS and phones turn "--" into an en or em dash.
@@ -54,7 +54,10 @@ class ParsedCommand:
 
 
 def _parse_project(raw: str) -> int:
-    if not raw.isdigit() or int(raw) <= 0:
+    # isascii: "²" and "①" pass isdigit() but int() refuses them; the length bound keeps int() away from
+    # a 5,000-digit number before the range check does.
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PROJECT_ID))
+    if not digits or not 0 < int(raw) <= MAX_PROJECT_ID:
         raise BadArgument(ArgumentProblem.NOT_A_PROJECT, value=raw)
     return int(raw)
 

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.gcore.models import MAX_PROJECT_ID
+
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 GCORE_BASE_URL_DEFAULT = "https://api.gcore.com"
 # What GCORE_PORTAL_URL may name: the deployment's project and name.
@@ -52,7 +54,7 @@ class Settings(DatabaseSettings):
     slack_api_url: AnyHttpUrl = AnyHttpUrl(SLACK_API_URL_DEFAULT)
     gcore_api_key: SecretStr
     gcore_base_url: AnyHttpUrl = AnyHttpUrl(GCORE_BASE_URL_DEFAULT)
-    gcore_cloud_project_id: int | None = Field(default=None, gt=0)
+    gcore_cloud_project_id: int | None = Field(default=None, gt=0, le=MAX_PROJECT_ID)
     # A link template to a deployment in Gcore's portal, with {project_id} and {name}; unset: no link.
     gcore_portal_url: str | None = None
     watch_interval_seconds: float = Field(default=30.0, gt=0)
@@ -109,7 +111,8 @@ class Settings(DatabaseSettings):
             raise ValueError(f"is either {ANY_PROJECT} alone or a comma-separated list of project ids")
         for word in value - {ANY_PROJECT}:
             # isascii: Unicode digits such as "²" pass isdigit() but are no project id.
-            if not (word.isascii() and word.isdigit()) or not 0 < int(word) < 2**63:
+            digits = word.isascii() and word.isdigit() and len(word) <= len(str(MAX_PROJECT_ID))
+            if not digits or not 0 < int(word) <= MAX_PROJECT_ID:
                 raise ValueError(f"must list project ids (positive whole numbers) or be {ANY_PROJECT}")
         return value
 

@@ -68,7 +68,10 @@ def _bad_argument(error: BadArgument) -> str:
     problem, value = error.problem, error.value
     usage = USAGE.get(error.verb, USAGE["status"])
     if problem is ArgumentProblem.NOT_A_PROJECT:
-        return f"{code(value)} is not a project number; use `--project N` with N a positive number."
+        shown = value if len(value) <= 20 else f"{value[:20]}…"
+        return (
+            f"{code(shown)} is not a project number; use `--project N` with N a project's number (1, 2, …)."
+        )
     if problem is ArgumentProblem.NEEDS_VALUE:
         example = NEEDS_VALUE_EXAMPLES.get(value, f"`{value} problems`")
         return f"`{value}` needs a value, as in {example}."

@@ -52,12 +52,25 @@ def test_parse(text: str, expected: ParsedCommand) -> None:
         ("list --project abc", "`abc` is not a project number"),
         ("list project=0", "`0` is not a project number"),
         ("list --project <!channel>", "`&lt;!channel&gt;` is not a project number"),
+        # Unicode digits pass str.isdigit() and int() refuses them.
+        ("list --project ²", "`²` is not a project number"),
+        ("list --project ①", "`①` is not a project number"),
+        ("list --project ١٢", "`١٢` is not a project number"),
+        # Past Python's int-string limit; shown cut short.
+        ("list --project " + "9" * 5000, f"`{'9' * 20}…` is not a project number"),
+        # Past what a project id (and an INTEGER column) holds: refused before any query.
+        (f"list --project {2**31}", f"`{2**31}` is not a project number"),
     ],
 )
 def test_bad_project(text: str, message: str) -> None:
     with pytest.raises(BadArgument) as caught:
         parse_command(text)
     assert message in error_sentence(caught.value)
+    assert len(error_sentence(caught.value)) < 200
+
+
+def test_the_largest_project_id_is_taken() -> None:
+    assert parse_command(f"list --project {2**31 - 1}").project_id == 2**31 - 1
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -263,6 +266,39 @@ async def test_long_values_fit_on_both_engines(store: Store) -> None:
     await store.record_delivery_failure(job.id, "e" * 300, give_up=True)
     await store.pause_channel("C1", "r" * 300)
     assert (await store.channel_subscriptions("C1"))[0].paused_reason == "r" * 64
+
+
+async def test_two_identical_subscribes_at_once_both_succeed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both look before either inserts, as a double click's two requests can.
+    both_looked = threading.Barrier(2, timeout=10)
+    find = Store._find_subscription
+    looks = 0
+
+    def find_together(session: Any, channel_id: str, project_id: int, target: str) -> Any:
+        nonlocal looks
+        looks += 1
+        row = find(session, channel_id, project_id, target)
+        if looks <= 2:
+            both_looked.wait()
+        return row
+
+    monkeypatch.setattr(Store, "_find_subscription", staticmethod(find_together))
+    request = {
+        "channel_id": "C0OPS",
+        "project_id": 1,
+        "target": "my-instance",
+        "only_problems": False,
+        "flat": False,
+        "created_by": "U0ALICE",
+        "now": NOW,
+    }
+    results = await asyncio.gather(store.subscribe(**request), store.subscribe(**request))
+    assert sorted(outcome for _, outcome in results) == sorted(
+        [SubscribeOutcome.CREATED, SubscribeOutcome.UNCHANGED]
+    )
+    assert len(await store.channel_subscriptions("C0OPS")) == 1
 
 
 async def test_subscribe_keeps_replaces_and_clears_notify(store: Store) -> None:

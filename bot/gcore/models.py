@@ -20,6 +20,9 @@ from bot.errors import ArgumentProblem
 # them to lowercase letters, digits and dashes before spending a request on a name that cannot exist.
 DEPLOYMENT_NAME_MIN_LENGTH = 4
 DEPLOYMENT_NAME_MAX_LENGTH = 30
+# The largest project id: Gcore's are 32-bit, and the store keeps them in INTEGER columns. A larger number
+# is refused before any query ("integer out of range" on PostgreSQL).
+MAX_PROJECT_ID = 2**31 - 1
 DEPLOYMENT_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.base import StoreBase
@@ -40,8 +41,27 @@ class Subscriptions(StoreBase):
     ) -> tuple[Subscription, SubscribeOutcome]:
         """Add a subscription, resume a paused one, or change the options of an existing one.
 
-        ``notify`` replaces the mentions of problem alerts (``()`` clears them); None keeps them.
+        ``notify`` replaces the mentions of problem alerts (``()`` clears them); None keeps them. Two
+        identical requests at once (a double click) both succeed: the one that loses the race to insert
+        finds the other's row and changes it, or nothing.
         """
+        options = (channel_id, project_id, target, only_problems, flat, created_by, now, notify)
+        try:
+            return self._subscribe_once(*options)
+        except IntegrityError:
+            return self._subscribe_once(*options)
+
+    def _subscribe_once(
+        self,
+        channel_id: str,
+        project_id: int,
+        target: str,
+        only_problems: bool,
+        flat: bool,
+        created_by: str,
+        now: datetime,
+        notify: tuple[str, ...] | None,
+    ) -> tuple[Subscription, SubscribeOutcome]:
         with self._sessions.begin() as session:
             row = self._find_subscription(session, channel_id, project_id, target)
             if row is None:
