@@ -186,5 +186,9 @@ def _gcore(error: UserFacingError) -> str:
     if isinstance(error, GcoreIncompleteListing):
         return f"Gcore's list of deployments in project {error.project_id} came back incomplete; try again in a minute."
     if isinstance(error, GcoreRequestRejected):
-        return f"Gcore refused the request (HTTP {error.status_code}): {code(error.api_message)}"
+        # Gcore's own message stays in the bot's log: an API or proxy that echoes the request would hold the key.
+        return (
+            f"Gcore refused the request (HTTP {error.status_code}); check the name and the project, and ask "
+            "whoever runs the bot to look in its log for Gcore's reason."
+        )
     return "The Gcore API did not answer; try again in a minute."

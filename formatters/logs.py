@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 
 from bot.gcore.models import LogEntry
+from bot.masking import mask_secrets
 from bot.watch.transitions import Transition
 from formatters.blocks import Block, Message, context, section
 from formatters.limits import MAX_SECTION_TEXT, MESSAGE_BLOCKS_TEXT_BUDGET
@@ -31,28 +32,13 @@ _FENCE = "```"
 _UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+")
 
 
-# What an application may print of its secrets: NAME=value or NAME: value where the name says token, secret,
-# password or key, and bearer tokens. Their values are masked before a line reaches Slack.
-_SECRET_ASSIGNMENT = re.compile(
-    r"(?i)\b([\w.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|private[_-]?key|credential)[\w.-]*)"
-    r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|\S+)"
-)
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
-
-
-def _masked(message: str) -> str:
-    """``message`` with what looks like a secret's value replaced by ``••••``."""
-    message = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}••••", message)
-    return _BEARER.sub(lambda m: f"{m.group(1)} ••••", message)
-
-
 def log_line(entry: LogEntry, *, with_pod: bool = False) -> str:
     """One entry as one escaped line: its time in UTC, its pod when asked, its message."""
     moment = parse_timestamp(entry.time)
     parts = [moment.astimezone(UTC).strftime("%H:%M:%S")] if moment else []
     if with_pod and entry.pod:
         parts.append(f"[{truncate(entry.pod, LOG_POD_CHARS)}]")
-    parts.append(_masked(entry.message))
+    parts.append(mask_secrets(entry.message))
     flat = _UNSEEN.sub(" ", " ".join(parts)).replace("`", "'").rstrip()
     return escape_mrkdwn(truncate(flat, LOG_LINE_CHARS))
 

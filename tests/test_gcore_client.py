@@ -14,6 +14,7 @@ from bot.gcore.errors import (
     GcoreIncompleteListing,
     GcoreInvalidResponse,
     GcoreRateLimited,
+    GcoreRequestRejected,
     GcoreUnavailable,
     ProjectNotFound,
 )
@@ -129,7 +130,28 @@ async def test_other_4xx_is_not_retried(client: GcoreClient, gcore: FakeGcore) -
     with pytest.raises(GcoreError) as caught:
         await client.get_deployment(1, "my-instance")
     assert len(gcore.requests) == 1
-    assert "`bad &lt;input&gt;`" in error_sentence(caught.value)
+    assert error_sentence(caught.value).startswith("Gcore refused the request (HTTP 400);")
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        f"invalid header Authorization: APIKey {API_KEY}",
+        f"request was GET /deployments?api_key={API_KEY}",
+        f"token {API_KEY} is not allowed here",
+    ],
+)
+async def test_a_4xx_that_echoes_the_key_shows_our_sentence_and_logs_it_masked(
+    client: GcoreClient, gcore: FakeGcore, echo: str
+) -> None:
+    # A proxy or an API that echoes the request puts the key in its message.
+    gcore.fail_next(422, body={"message": echo})
+    with pytest.raises(GcoreRequestRejected) as caught:
+        await client.get_deployment(1, "my-instance")
+    sentence = error_sentence(caught.value)
+    assert sentence.startswith("Gcore refused the request (HTTP 422);") and echo[:12] not in sentence
+    assert API_KEY not in sentence and API_KEY not in str(caught.value)
+    assert "••••" in caught.value.api_message
 
 
 async def test_server_down_gives_unavailable_after_retries(

@@ -21,6 +21,7 @@ FORMATTERS_MAY_IMPORT = frozenset(
         "bot.gcore.errors",
         "bot.gcore.models",
         "bot.history",
+        "bot.masking",
         "bot.slack.errors",
         "bot.watch.specs",
         "bot.watch.story",

@@ -41,6 +41,7 @@ from bot.gcore.models import (
 )
 from bot.gcore.parsing import ModelT, RawPage, UnreadableItem, parse, parse_items
 from bot.gcore.retry import RETRY_STATUSES, RetryPolicy, retry_after_of
+from bot.masking import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +64,19 @@ MAX_REGION_PAGES = 10
 
 
 def _api_message(response: httpx.Response) -> str:
+    """Gcore's reason for refusing a request, for the bot's log only, with the request's own credential and
+    whatever looks like a secret masked: a proxy or an API that echoes the request would hold the key."""
     try:
         body = response.json()
     except ValueError:
-        return response.reason_phrase
+        body = None
+    message = response.reason_phrase
     if isinstance(body, dict):
-        for key in ("message", "detail", "error"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    return response.reason_phrase
+        message = next(
+            (body[k] for k in ("message", "detail", "error") if isinstance(body.get(k), str)), message
+        )
+    credential = response.request.headers.get("Authorization", "").partition(" ")[2]
+    return mask_secrets(message, credential)
 
 
 @dataclass(frozen=True)

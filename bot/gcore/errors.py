@@ -67,7 +67,8 @@ class GcoreIncompleteListing(GcoreError):
 
 
 class GcoreRequestRejected(GcoreError):
-    """Gcore refused the request (a 4xx other than 401, 403, 404, 429)."""
+    """Gcore refused the request (a 4xx other than 401, 403, 404, 429). ``api_message`` is Gcore's reason,
+    secrets masked, for the log: it is never shown in Slack."""
 
     def __init__(self, status_code: int, api_message: str) -> None:
         super().__init__(f"HTTP {status_code}: {api_message[:300]}")
