@@ -22,7 +22,6 @@ from bot.slack.web import create_web_app
 from bot.store import DatabaseInUse, migrate
 from bot.store.engine import create_database_engine
 from bot.watch.actors import LOOKBACK_MARGIN, ActorLookup
-from bot.watch.home import HomePublisher
 from bot.watch.logs import AlertLogs
 from bot.watch.notifier import Notifier
 from bot.watch.pauses import ChannelPauses
@@ -95,9 +94,7 @@ def start_watching(
             operate=services.access.operators.enabled,
         ),
     )
-    home = HomePublisher(
-        poster, services.store, services.access, clock=services.clock, portal_url=settings.gcore_portal_url
-    )
+    home = services.home
     watcher = Watcher(
         services.watch_gcore,
         services.store,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from bot.access import Access
 from bot.config import Settings
@@ -13,6 +14,7 @@ from bot.gcore.regions import RegionNames
 from bot.health import Health
 from bot.slack.api import SlackApi, web_client
 from bot.store import Store
+from bot.watch.home import HomePublisher
 
 
 def utc_now() -> datetime:
@@ -65,6 +67,18 @@ class Services:
             slack=slack,
             regions=RegionNames(gcore),
             access=Access(settings, slack),
+        )
+
+    @cached_property
+    def home(self) -> HomePublisher:
+        """The one Home tab publisher: the tab's opening and the rounds after polls publish at one pace."""
+        return HomePublisher(
+            self.slack,
+            self.store,
+            self.access,
+            self.regions,
+            clock=self.clock,
+            portal_url=self.settings.gcore_portal_url,
         )
 
     async def aclose(self) -> None:

@@ -8,42 +8,36 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions import ActionId, CardRef, DeploymentRef
-from bot.gcore.models import DeploymentStatus
 from bot.watch.subscriptions import WatchedDeployment
 from bot.watch.transitions import Snapshot
 from formatters.alerts import channel_link, status_words
 from formatters.blocks import Block, actions, button, context, divider, header, section
 from formatters.limits import MAX_BLOCKS_PER_VIEW
 from formatters.links import portal_button
-from formatters.listing import Trouble
+from formatters.listing import Trouble, needing_attention, trouble_from, what_is_wrong
 from formatters.operations import operation_button
-from formatters.regions import region_label
-from formatters.text import escape_mrkdwn, plural, slack_date, truncate
+from formatters.regions import NO_REGION_NAMES
+from formatters.text import escape_mrkdwn, plural, slack_date
 
 # Channels named on one deployment's line; the rest are counted.
 _CHANNELS_SHOWN = 5
-_ERROR_CHARS = 120
 # The header and the summary above the projects, and the note below them when some are left out.
 _FRAME_BLOCKS = 3
 _PROJECT_BLOCKS = 2  # a divider and the project's line
 
 
 def trouble_of(snapshot: Snapshot | None) -> Trouble:
-    """How urgent a watched deployment is, ranked as ``formatters.listing.trouble`` ranks a listed one: a
-    container error, then degraded, then a status that should not last; one not seen yet needs nothing."""
+    """How urgent a watched deployment is, ranked as ``/inference list`` ranks it; one not seen yet needs
+    nothing."""
     if snapshot is None:
         return Trouble.NONE
-    if snapshot.errors:
-        return Trouble.ERRORED
-    if snapshot.degraded:
-        return Trouble.DEGRADED
-    if snapshot.state in (
-        DeploymentStatus.DEPLOYING,
-        DeploymentStatus.PARTIALLYDEPLOYED,
-        DeploymentStatus.UNKNOWN,
-    ):
-        return Trouble.UNSETTLED
-    return Trouble.NONE
+    return trouble_from(
+        snapshot.state,
+        errored=bool(snapshot.errors),
+        ready=snapshot.ready,
+        total=snapshot.total,
+        minimum=snapshot.min_ready,
+    )
 
 
 def render_home(
@@ -52,10 +46,12 @@ def render_home(
     now: datetime | None,
     operator: bool = False,
     portal_url: str | None = None,
+    regions: Mapping[int, str] = NO_REGION_NAMES,
 ) -> dict[str, Any]:
     """The Home tab's view. ``now`` is when it is published (None leaves the time out: what a digest of its
     content is taken of); ``operator`` adds Stop or Start buttons; ``portal_url`` (``GCORE_PORTAL_URL``)
-    adds Open in Gcore. Past Slack's 100 blocks, those that need attention are kept and the rest counted."""
+    adds Open in Gcore; ``regions`` names the regions of errors. Past Slack's 100 blocks, those that need
+    attention are kept and the rest counted."""
     blocks: list[Block] = [header("Watched deployments")]
     if not watched:
         blocks.append(
@@ -69,7 +65,10 @@ def render_home(
             blocks.append(context(_updated(now)))
         return {"type": "home", "blocks": blocks}
 
-    rows = {(d.project_id, d.name): _row(d, operator=operator, portal_url=portal_url) for d in watched}
+    rows = {
+        (d.project_id, d.name): _row(d, operator=operator, portal_url=portal_url, regions=regions)
+        for d in watched
+    }
     shown = _fitting(watched, rows)
     blocks.append(context(_summary(watched, now)))
     for project_id in sorted({d.project_id for d in shown}):
@@ -111,7 +110,7 @@ def _needing_attention(deployments: Sequence[WatchedDeployment]) -> int:
 
 
 def _attention(count: int) -> str:
-    return f"⚠️ {count} need{'s' if count == 1 else ''} attention" if count else "✅ all fine"
+    return needing_attention(count) if count else "✅ all fine"
 
 
 def _updated(now: datetime) -> str:
@@ -135,31 +134,18 @@ def _tally(deployments: Sequence[WatchedDeployment]) -> str:
     return f"{plural(len(deployments), 'deployment')} · {_attention(_needing_attention(deployments))}"
 
 
-def _line(deployment: WatchedDeployment) -> str:
+def _line(deployment: WatchedDeployment, regions: Mapping[int, str]) -> str:
     name = f"*{escape_mrkdwn(deployment.name)}*"
     snapshot = deployment.snapshot
     if snapshot is None:
         lines = [f"{name} · ⏳ not seen yet: its status shows after the watcher's next poll"]
     else:
         lines = [f"{name} · {status_words(snapshot.status)} · {snapshot.ready}/{snapshot.total} ready"]
-        why = _why(snapshot)
+        why = what_is_wrong(trouble_of(snapshot), snapshot.errors, snapshot.min_ready, regions)
         if why is not None:
             lines.append(why)
     lines.append("Watched in " + _channels(deployment.channels))
     return "\n".join(lines)
-
-
-def _why(snapshot: Snapshot) -> str | None:
-    """What is wrong, for a deployment that needs more than its status says."""
-    kind = trouble_of(snapshot)
-    if kind is Trouble.ERRORED:
-        region, message = snapshot.errors[0]
-        more = f" (+{plural(len(snapshot.errors) - 1, 'more region')})" if len(snapshot.errors) > 1 else ""
-        text = escape_mrkdwn(truncate(message.strip(), _ERROR_CHARS))
-        return f"⚠️ *{region_label(region)}:* {text}{more}"
-    if kind is Trouble.DEGRADED:
-        return f"🟠 degraded: below its minimum of {plural(snapshot.min_ready, 'ready replica')}"
-    return None
 
 
 def _channels(channel_ids: Sequence[str]) -> str:
@@ -168,7 +154,9 @@ def _channels(channel_ids: Sequence[str]) -> str:
     return named + (f" and {plural(more, 'more channel')}" if more > 0 else "")
 
 
-def _row(deployment: WatchedDeployment, *, operator: bool, portal_url: str | None) -> list[Block]:
+def _row(
+    deployment: WatchedDeployment, *, operator: bool, portal_url: str | None, regions: Mapping[int, str]
+) -> list[Block]:
     """A deployment's line with its View details button, and its other buttons below when it has any."""
     ref = DeploymentRef(project_id=deployment.project_id, name=deployment.name)
     details = button(
@@ -183,7 +171,7 @@ def _row(deployment: WatchedDeployment, *, operator: bool, portal_url: str | Non
     operate = operation_button(ref, deployment.snapshot.state) if operator and deployment.snapshot else None
     if operate is not None:
         elements.append(operate)
-    line = section(_line(deployment), details)
+    line = section(_line(deployment, regions), details)
     # One block id per deployment: Slack refuses a view whose block ids repeat.
     return [line, actions(f"home:{ref.project_id}:{ref.name}", *elements)] if elements else [line]
 

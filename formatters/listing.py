@@ -4,7 +4,7 @@ Previous/Next buttons; ``list --problems`` shows only the problems."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import IntEnum
 
@@ -39,18 +39,52 @@ _UNSETTLED = frozenset(
 )
 
 
-def trouble(deployment: Deployment) -> Trouble:
-    """A container reporting an error; ACTIVE with fewer replicas ready than wanted and than its minimum
-    (what alerts call degraded); a status that should not last (deploying, partially deployed, unknown)."""
-    if any(c.error_message for c in deployment.containers):
+def trouble_from(state: DeploymentStatus, *, errored: bool, ready: int, total: int, minimum: int) -> Trouble:
+    """How urgent a deployment is, from what the list and the Home tab both know of it: a container
+    reporting an error; ACTIVE with fewer replicas ready than wanted and than its minimum (what alerts call
+    degraded); a status that should not last (deploying, partially deployed, unknown)."""
+    if errored:
         return Trouble.ERRORED
-    minimum = sum(c.scale.min for c in deployment.containers)
-    ready, total = deployment.ready_replicas, deployment.total_replicas
-    if deployment.state is DeploymentStatus.ACTIVE and ready < total and ready < minimum:
+    if state is DeploymentStatus.ACTIVE and ready < total and ready < minimum:
         return Trouble.DEGRADED
-    if deployment.state in _UNSETTLED:
+    if state in _UNSETTLED:
         return Trouble.UNSETTLED
     return Trouble.NONE
+
+
+def trouble(deployment: Deployment) -> Trouble:
+    """``trouble_from`` a deployment as Gcore lists it."""
+    return trouble_from(
+        deployment.state,
+        errored=any(c.error_message for c in deployment.containers),
+        ready=deployment.ready_replicas,
+        total=deployment.total_replicas,
+        minimum=_minimum(deployment),
+    )
+
+
+def what_is_wrong(
+    kind: Trouble, errors: Sequence[tuple[int, str]], minimum: int, regions: Mapping[int, str]
+) -> str | None:
+    """The line under an errored or degraded deployment: the first region's error (``errors``: region id
+    and message, each failing region) and how many more fail, or the minimum it is below."""
+    if kind is Trouble.ERRORED:
+        region, message = errors[0]
+        more = f" (+{plural(len(errors) - 1, 'more region')})" if len(errors) > 1 else ""
+        text = escape_mrkdwn(truncate(message.strip(), _ERROR_CHARS))
+        return f"⚠️ *{region_label(region, regions)}:* {text}{more}"
+    if kind is Trouble.DEGRADED:
+        return f"🟠 degraded: below its minimum of {plural(minimum, 'ready replica')}"
+    return None
+
+
+def needing_attention(count: int) -> str:
+    """``⚠️ 2 need attention``, for a count of deployments that need attention (at least one)."""
+    return f"⚠️ {count} need{'s' if count == 1 else ''} attention"
+
+
+def _minimum(deployment: Deployment) -> int:
+    return sum(c.scale.min for c in deployment.containers)
 
 
 def page_count(total: int) -> int:
@@ -125,26 +159,18 @@ def _tally(deployments: list[Deployment]) -> str:
     ]
     attention = sum(1 for d in deployments if trouble(d) is not Trouble.NONE)
     if attention:
-        parts.append(f"⚠️ {attention} need{'s' if attention == 1 else ''} attention")
+        parts.append(needing_attention(attention))
     return f"{plural(len(deployments), 'deployment')}: " + ", ".join(parts)
 
 
 def _why(deployment: Deployment, regions: Mapping[int, str]) -> str | None:
     """The second line of a deployment that needs attention: what is wrong, and where."""
     kind = trouble(deployment)
-    if kind is Trouble.ERRORED:
-        failing = [c for c in deployment.containers if c.error_message]
-        first = failing[0]
-        more = f" (+{plural(len(failing) - 1, 'more region')})" if len(failing) > 1 else ""
-        message = escape_mrkdwn(truncate((first.error_message or "").strip(), _ERROR_CHARS))
-        return f"⚠️ *{region_label(first.region_id, regions)}:* {message}{more}"
-    if kind is Trouble.DEGRADED:
-        minimum = sum(c.scale.min for c in deployment.containers)
-        return f"🟠 degraded: below its minimum of {plural(minimum, 'ready replica')}"
-    short = [c.region_id for c in deployment.containers if needs_attention(c)]
-    if kind is Trouble.UNSETTLED and short:
-        return "⏳ not ready yet in " + region_labels(short, regions, most=_REGIONS_SHOWN)
-    return None
+    if kind is Trouble.UNSETTLED:
+        short = [c.region_id for c in deployment.containers if needs_attention(c)]
+        return "⏳ not ready yet in " + region_labels(short, regions, most=_REGIONS_SHOWN) if short else None
+    errors = [(c.region_id, c.error_message) for c in deployment.containers if c.error_message]
+    return what_is_wrong(kind, errors, _minimum(deployment), regions)
 
 
 def _deployment_row(deployment: Deployment, regions: Mapping[int, str]) -> Block:

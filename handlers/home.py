@@ -13,22 +13,12 @@ from slack_bolt.async_app import AsyncApp
 from bot.access import AccessDenied
 from bot.services import Services
 from bot.slack.errors import SlackCallFailed
-from bot.watch.home import HomePublisher
-from formatters.errors import error_sentence
-from formatters.refusals import render_refusal_home
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
     """Register the ``app_home_opened`` listener."""
-    publisher = HomePublisher(
-        services.slack,
-        services.store,
-        services.access,
-        clock=services.clock,
-        portal_url=services.settings.gcore_portal_url,
-    )
 
     @app.event("app_home_opened")
     async def on_home_opened(event: dict[str, Any]) -> None:
@@ -40,10 +30,9 @@ def register(app: AsyncApp, services: Services) -> None:
             await services.access.check_user(user_id)
         except AccessDenied as denied:
             log.info("Home tab of %s refused: %s", user_id, denied)
-            view = render_refusal_home(error_sentence(denied))
-            await services.slack.call("views_publish", user_id=user_id, view=view)
+            await services.home.refused(user_id, denied)
             return
         except SlackCallFailed as failed:
             log.warning("could not tell whose Home tab %s is (%s)", user_id, failed.failure.code)
             return
-        await publisher.opened(user_id)
+        await services.home.opened(user_id)

@@ -13,11 +13,11 @@ import pytest
 from bot.actions import ActionId
 from tests.blockkit import all_text
 from tests.conftest import PROJECT
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.gcore import REGIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import ApiCall, FakeSlack
 from tests.fakes.slack_requests import app_home_opened, home_block_action, interactive_body
-from tests.test_e2e_watch import WatchBot, watch_bot
+from tests.test_e2e_watch import WatchBot, failing_containers, watch_bot
 from tests.test_home_formatters import buttons, view_problems
 
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -73,8 +73,8 @@ def test_opening_the_home_tab_publishes_what_every_channel_watches(home: WatchBo
     assert "*my-instance* · 🟢 Active · 1/3 ready\nWatched in <#C0ML>, <#C0OPS>" in text
     # Acting is off: no Stop or Start, and no portal link without GCORE_PORTAL_URL.
     assert set(buttons(view, "my-instance")) == {ActionId.DETAILS}
-    # Rendered from the store: opening it asked Gcore nothing.
-    polls_only = {f"/cloud/v3/inference/{PROJECT}/deployments"}
+    # Rendered from the store: opening it asked Gcore nothing but the polls and the regions' names.
+    polls_only = {f"/cloud/v3/inference/{PROJECT}/deployments", REGIONS_PATH}
     home.gcore.clear_requests()
     open_home(home, BOB)
     assert {r.path for r in home.gcore.requests} <= polls_only
@@ -151,18 +151,32 @@ def test_a_failed_publish_for_one_viewer_does_not_stop_the_others(home: WatchBot
     assert "🔵 Deploying" in all_text(alice[-1].params["view"]["blocks"])
     assert "could not publish the Home tab of U0ALICE: internal_error" in home.bot.log()
 
-    # Slack says Alice cannot be published to (a deactivated account): she is left out until she opens it.
+    # Slack refuses the view itself (invalid_arguments, as for any invalid view): users.info says Alice is
+    # still there, so she is not forgotten.
+    lookups = len(home.slack.calls("users.info"))
     home.slack.fail_next("views.publish", "invalid_arguments")
     home.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
     wait_publishes(home.slack, 3, BOB)
+    alice = wait_publishes(home.slack, 5, ALICE)  # the refused one and the retry after the next poll
+    assert "🟢 Active" in all_text(alice[-1].params["view"]["blocks"])
+    assert [c.params["user"] for c in home.slack.calls("users.info")[lookups:]] == [ALICE]
+
+    # Alice's account is deactivated: Slack answers views.publish as documented, users.info says so, and
+    # she is left out until she opens the tab again.
+    home.slack.set_user(ALICE, deleted=True)
     home.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     wait_publishes(home.slack, 4, BOB)
-    home.polls(2)
-    assert len(publishes(home.slack, ALICE)) == 4
-    open_home(home, ALICE)
     home.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
-    wait_publishes(home.slack, 6, ALICE)
     wait_publishes(home.slack, 5, BOB)
+    home.polls(2)
+    assert len(publishes(home.slack, ALICE)) == 6
+    assert [c.params["user"] for c in home.slack.calls("users.info")[lookups:]] == [ALICE, ALICE]
+    assert "no longer republishing the Home tab of U0ALICE" in home.bot.log()
+    home.slack.set_user(ALICE, deleted=False)  # reactivated
+    open_home(home, ALICE)
+    home.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    wait_publishes(home.slack, 8, ALICE)
+    wait_publishes(home.slack, 6, BOB)
 
 
 def test_a_person_of_another_organization_sees_why_and_nothing_watched(home: WatchBot) -> None:
@@ -177,3 +191,59 @@ def test_a_person_of_another_organization_sees_why_and_nothing_watched(home: Wat
     home.polls(4)
     assert len(publishes(home.slack, guest)) == 1
     assert [c.params["user"] for c in home.slack.calls("users.info")] == [guest]
+
+
+def test_an_error_names_its_region(home: WatchBot) -> None:
+    open_home(home, ALICE)
+    failing = failing_containers("CrashLoopBackOff")
+    home.gcore.update(PROJECT, "my-instance", status="PARTIALLYDEPLOYED", containers=failing)
+    text = all_text(wait_publishes(home.slack, 2, ALICE)[-1].params["view"]["blocks"])
+    assert "⚠️ *Luxembourg-2:* CrashLoopBackOff" in text
+
+
+def test_channels_outside_allowed_channel_ids_are_not_shown(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
+) -> None:
+    for bot in watch_bot(gcore, slack, tmp_path, process=False):
+        gcore.put(seed_deployment(name="llama-70b"))
+        watch_here(bot, "watch my-instance", "C0OPS")
+        watch_here(bot, "watch --all", "C0ELSE")
+        text = all_text(open_home(bot, ALICE)["blocks"])
+        assert "*llama-70b*" in text and "Watched in <#C0ELSE>, <#C0OPS>" in text
+
+        bot.env["ALLOWED_CHANNEL_IDS"] = "C0OPS"
+        bot.restart()
+        # The round after the first poll republishes: what only #else watches is gone, and #else unnamed.
+        view = wait_publishes(slack, 2, ALICE)[-1].params["view"]
+        text = all_text(view["blocks"])
+        assert "1 deployment watched in 1 project" in text
+        assert "*my-instance*" in text and "Watched in <#C0OPS>" in text
+        assert "llama-70b" not in text and "C0ELSE" not in json.dumps(view)
+        assert "C0ELSE" not in json.dumps(open_home(bot, ALICE))  # opening it shows the same
+
+
+def test_a_person_of_another_organization_let_in_before_is_no_longer_published_to(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
+) -> None:
+    guest = "U0GUEST"
+    for bot in watch_bot(gcore, slack, tmp_path, process=False, extra={"ALLOW_EXTERNAL_USERS": "true"}):
+        slack.set_user(guest, team_id="T0OTHER")
+        watch_here(bot, "watch my-instance", "C0OPS")
+        assert "my-instance" in all_text(open_home(bot, guest)["blocks"])
+        open_home(bot, ALICE)
+        assert slack.calls("users.info") == []  # nobody's organization matters while they are allowed
+
+        bot.env["ALLOW_EXTERNAL_USERS"] = "false"
+        bot.restart()
+        bot.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+        wait_publishes(slack, 2, ALICE)
+        # The guest's list is replaced by why, and they are forgotten: later changes publish nothing to them.
+        refusal = wait_publishes(slack, 2, guest)[-1].params["view"]
+        text = all_text(refusal["blocks"])
+        assert "another organization" in text and "my-instance" not in json.dumps(refusal)
+        bot.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
+        wait_publishes(slack, 3, ALICE)
+        bot.polls(2)
+        assert len(publishes(slack, guest)) == 2
+        # One users.info for each, however many rounds: a person who passed is asked again after an hour.
+        assert sorted(c.params["user"] for c in slack.calls("users.info")) == [ALICE, guest]

@@ -16,6 +16,7 @@ from tests.test_formatters import check_golden
 
 NOW = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
 PORTAL = "https://portal.gcore.com/cloud/{project_id}/inference/deployments/{name}"
+REGIONS = {7: "Frankfurt"}
 
 
 def watched(
@@ -74,13 +75,13 @@ def buttons(view: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
 
 
 def test_home_of_an_operator_golden() -> None:
-    view = render_home(WORKSPACE, now=NOW, operator=True, portal_url=PORTAL)
+    view = render_home(WORKSPACE, now=NOW, operator=True, portal_url=PORTAL, regions=REGIONS)
     assert not view_problems(view)
     check_golden("home_operator", view)
 
 
 def test_home_of_someone_else_golden() -> None:
-    view = render_home(WORKSPACE, now=NOW)
+    view = render_home(WORKSPACE, now=NOW, regions=REGIONS)
     assert not view_problems(view)
     check_golden("home_member", view)
 
@@ -124,10 +125,18 @@ def test_stop_for_what_serves_or_rolls_out_start_for_what_is_stopped_only_for_op
 
 
 def test_the_time_is_the_only_difference_a_clock_makes() -> None:
-    later = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
-    assert render_home(WORKSPACE, now=NOW) != render_home(WORKSPACE, now=later)
-    assert render_home(WORKSPACE, now=None) == render_home(WORKSPACE, now=None)
-    assert "Updated" not in all_text(render_home(WORKSPACE, now=None)["blocks"])
+    # What a digest is taken of (no time) is each clock's view with its updated line taken out, so the
+    # digest of the view published at any time is the same.
+    timeless = render_home(WORKSPACE, now=None)
+    assert "Updated" not in all_text(timeless["blocks"])
+    for now in (NOW, datetime(2025, 3, 14, 10, 0, tzinfo=UTC)):
+        view = render_home(WORKSPACE, now=now)
+        summary = view["blocks"][1]["elements"][0]
+        summary["text"], _, updated = summary["text"].rpartition(" · ")
+        assert updated.startswith(f"Updated <!date^{int(now.timestamp())}^")
+        assert view == timeless
+    empty = render_home([], now=NOW)["blocks"]
+    assert "Updated" in all_text(empty[-1:]) and empty[:-1] == render_home([], now=None)["blocks"]
 
 
 def test_past_a_hundred_blocks_problems_stay_and_the_rest_are_counted() -> None:

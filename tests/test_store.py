@@ -285,7 +285,7 @@ async def test_two_identical_subscribes_at_once_both_succeed(
         return row
 
     monkeypatch.setattr(Store, "_find_subscription", staticmethod(find_together))
-    request = {
+    request: dict[str, Any] = {
         "channel_id": "C0OPS",
         "project_id": 1,
         "target": "my-instance",

@@ -715,8 +715,17 @@ class FakeSlack(LoopbackServer):
         return {"ok": True, "view": echoed}
 
     def _views_publish(self, params: JSONDict) -> JSONDict:
-        if not params.get("user_id"):
-            return {"ok": False, "error": "invalid_arguments"}
+        # Slack's documented answer for a user it cannot publish to (none, or deactivated: ``set_user(...,
+        # deleted=True)``): ``invalid_arguments``, the code of an invalid view too, told apart only here.
+        user_id = str(params.get("user_id") or "")
+        with self._lock:
+            deleted = bool(self._users.get(user_id, {}).get("deleted"))
+        if not user_id or deleted:
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["invalid `user_id`"]},
+            }
         return self._view(params)
 
     def _conversations_info(self, params: JSONDict) -> JSONDict:
