@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import Settings, SettingsError, load_database_settings, load_settings
 from bot.services import Services
 from bot.slack.api import SlackApi, web_client
-from bot.slack.auth import StartupError, check_slack_token
+from bot.slack.auth import StartupError, TokenRecheck, check_slack_token
 from bot.slack.pacing import ChannelRateLimiter
 from bot.slack.web import create_web_app
 from bot.store import DatabaseInUse, migrate
@@ -154,13 +154,23 @@ async def serve(
         raise StartupError(str(error)) from None
     try:
         app = create_app(settings, services)
-        services.access.remember_identity(await check_slack_token(services.slack))
+        identity = await check_slack_token(services.slack)
     except BaseException:
         await services.aclose()
         raise
+    services.access.remember_identity(identity)
+    services.health.slack_token_checked = bool(identity)
     scheduler, notifier, loops, actors = start_watching(app, services, pacing)
+    if not identity:
+        # Slack could not be asked at start: not ready until it confirms the token.
+        recheck = TokenRecheck(services.slack, services.health).wait_until_valid()
+        loops.append(asyncio.create_task(recheck, name="token-check"))
     web = create_web_app(
-        app, services.health, serve_events=not settings.socket_mode, signing_secret=settings.signing_secret
+        app,
+        services.health,
+        serve_events=not settings.socket_mode,
+        signing_secret=settings.signing_secret,
+        database_ready=services.store.ready,
     )
     server = uvicorn.Server(
         uvicorn.Config(

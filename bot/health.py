@@ -1,4 +1,4 @@
-"""What ``/healthz`` reports: whether the bot can still do its job."""
+"""What ``/healthz`` (live) and ``/readyz`` (ready for Slack's requests) report."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from dataclasses import dataclass
 
 @dataclass
 class Health:
-    """Conditions that make the bot unhealthy, set by the parts that notice them."""
+    """Conditions that make the bot unhealthy or not ready, set by the parts that notice them."""
 
     slack_token_rejected: str | None = None
+    # Whether Slack has accepted the token (auth.test) since start; False while Slack could not be asked.
+    slack_token_checked: bool = False
+    # Set when the bot is stopping: no new Slack requests are taken.
+    draining: bool = False
 
     @property
     def ok(self) -> bool:
@@ -21,3 +25,17 @@ class Health:
         if self.ok:
             return {"ok": True}
         return {"ok": False, "problem": f"Slack rejected the bot token ({self.slack_token_rejected})"}
+
+    def readiness(self, *, database_ready: bool) -> dict[str, object]:
+        """The JSON body of ``/readyz``: ready, or why not. ``database_ready``: the database answers and is
+        at the newest revision."""
+        problems = []
+        if self.draining:
+            problems.append("shutting down")
+        if not database_ready:
+            problems.append("the database does not answer or is not at the newest revision")
+        if self.slack_token_rejected is not None:
+            problems.append(f"Slack rejected the bot token ({self.slack_token_rejected})")
+        elif not self.slack_token_checked:
+            problems.append("Slack has not confirmed the bot token yet")
+        return {"ready": not problems, "problems": problems} if problems else {"ready": True}

@@ -57,9 +57,10 @@ class TokenRecheck:
         self._first_delay, self._max_delay = first_delay, max_delay
 
     async def wait_until_valid(self) -> None:
-        """Return once ``auth.test`` accepts the token, marking the bot healthy again."""
+        """Return once ``auth.test`` accepts the token, marking the bot healthy and ready again; also run
+        at start when Slack could not be asked then."""
         delay = self._first_delay
-        while self._health.slack_token_rejected is not None:
+        while self._health.slack_token_rejected is not None or not self._health.slack_token_checked:
             await self._sleep(delay)
             try:
                 await self._slack.call("auth_test")
@@ -69,5 +70,5 @@ class TokenRecheck:
                 )
                 delay = min(delay * 2, self._max_delay)
                 continue
-            log.info("Slack accepts the bot token again; delivering the alerts held meanwhile")
-            self._health.slack_token_rejected = None
+            log.info("Slack accepts the bot token; delivering any alerts held meanwhile")
+            self._health.slack_token_rejected, self._health.slack_token_checked = None, True

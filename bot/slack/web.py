@@ -1,4 +1,5 @@
-"""ASGI routes: ``POST /slack/events`` (HTTP mode only) and ``GET /healthz``.
+"""ASGI routes: ``POST /slack/events`` (HTTP mode only), ``GET /healthz`` (live) and ``GET /readyz``
+(ready: the database answers at the newest revision, Slack accepted the token, and the bot is not stopping).
 
 A request body is read while it streams and refused with 413 past ``MAX_BODY_BYTES``, before it is held in
 memory; a body that is not UTF-8 gets 400; then its signature is checked (401 for a missing, forged, stale
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
@@ -151,10 +152,24 @@ class AckedRequests:
             log.exception("handling an acknowledged Slack request failed")
 
 
+# /readyz waits this long for the database before calling it unreachable.
+READY_DATABASE_SECONDS = 2.0
+
+
+async def no_database() -> bool:
+    """The readiness of an app without a database (the benchmark's floor)."""
+    return True
+
+
 def create_web_app(
-    app: AsyncApp, health: Health, *, serve_events: bool, signing_secret: str = ""
+    app: AsyncApp,
+    health: Health,
+    *,
+    serve_events: bool,
+    signing_secret: str = "",
+    database_ready: Callable[[], Awaitable[bool]] = no_database,
 ) -> Starlette:
-    """The ASGI app; in Socket Mode it serves only the health check."""
+    """The ASGI app; in Socket Mode it serves only the health checks."""
     handler = AsyncSlackRequestHandler(app)
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
     acked = AckedRequests(app)
@@ -184,7 +199,16 @@ def create_web_app(
     async def healthz(_: Request) -> Response:
         return JSONResponse(health.report(), status_code=200 if health.ok else 503)
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    async def readyz(_: Request) -> Response:
+        try:
+            async with asyncio.timeout(READY_DATABASE_SECONDS):
+                database = await database_ready()
+        except TimeoutError:
+            database = False
+        report = health.readiness(database_ready=database)
+        return JSONResponse(report, status_code=200 if report["ready"] else 503)
+
+    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
     if serve_events:
         routes.append(Route(EVENTS_PATH, slack_events, methods=["POST"]))
     return Starlette(routes=routes)

@@ -15,16 +15,17 @@ from __future__ import annotations
 import os
 import threading
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from bot.store.actors import Actors
 from bot.store.audit import Audits
 from bot.store.deliveries import Deliveries, DeliveryJob
-from bot.store.engine import DatabaseInUse, create_database_engine, lock_sqlite_file
+from bot.store.engine import DatabaseInUse, create_database_engine, lock_sqlite_file, threaded
 from bot.store.history import Histories
 from bot.store.home import HomeViews
 from bot.store.leadership import NotLeader
-from bot.store.migrate import upgrade
+from bot.store.migrate import current, upgrade
 from bot.store.polls import Polls
 from bot.store.schema import NAME_MAX_CHARS, DeliveryState
 from bot.store.subscriptions import Subscriptions
@@ -46,8 +47,16 @@ class Store(Subscriptions, Polls, Deliveries, Histories, Actors, Audits, HomeVie
         self._leader_guard = threading.Lock()
         self._file_lock = lock_sqlite_file(url)
         self._engine = create_database_engine(url)
-        upgrade(self._engine)
+        self._head = upgrade(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @threaded
+    def ready(self) -> bool:
+        """Whether the database answers and is at the newest revision this code knows (``/readyz``)."""
+        try:
+            return current(self._engine) == self._head
+        except SQLAlchemyError:
+            return False
 
     def close(self) -> None:
         """Release the leader lock and every pooled connection."""
