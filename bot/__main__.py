@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -30,6 +31,9 @@ from bot.watch.specs import digest_key
 from bot.watch.transitions import WatchRules
 from bot.watch.watcher import Watcher
 from handlers import create_app
+
+if TYPE_CHECKING:
+    from bot.slack.socket_mode import PatientSocketModeHandler
 
 log = logging.getLogger("bot")
 
@@ -187,15 +191,19 @@ async def serve(
     try:
         if settings.socket_mode:
             # Imported here: it costs HTTP mode a fifth of its start-up on a slow disk (docs/performance.md).
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+            from bot.slack.socket_mode import PatientSocketModeHandler
 
             assert settings.slack_app_token is not None
-            socket = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-            await socket.connect_async()  # type: ignore[no-untyped-call]
-            log.info("connected to Slack in Socket Mode; health check on port %d", settings.port)
+            token, api_url = settings.slack_app_token.get_secret_value(), str(settings.slack_api_url)
+            socket = PatientSocketModeHandler(app, token, api_url)
+            # In the background: the health checks answer while Slack cannot be reached.
+            connecting = asyncio.create_task(_connect(socket, settings.port), name="socket-mode")
             try:
                 await server.serve()
             finally:
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
                 await socket.close_async()  # type: ignore[no-untyped-call]
         else:
             log.info("serving Slack requests on port %d", settings.port)
@@ -210,6 +218,11 @@ async def serve(
         await notifier.aclose()
         await actors.aclose()
         await services.aclose()
+
+
+async def _connect(socket: PatientSocketModeHandler, port: int) -> None:
+    await socket.connect_async()  # type: ignore[no-untyped-call]
+    log.info("connected to Slack in Socket Mode; health checks on port %d", port)
 
 
 async def _exit_when_set(shutdown: asyncio.Event, server: uvicorn.Server) -> None:

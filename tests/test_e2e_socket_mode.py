@@ -9,7 +9,7 @@ import pytest
 
 from bot.actions import ActionId
 from tests.blockkit import all_text
-from tests.conftest import APP_TOKEN, RunningBot, assert_no_secrets, start_bot_process
+from tests.conftest import APP_TOKEN, RunningBot, assert_no_secrets, start_bot, start_bot_process
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import block_action, slash_command
@@ -52,3 +52,21 @@ def test_socket_mode_command_and_button(socket_bot: RunningBot, slack: FakeSlack
     refreshed = socket_bot.reply(refresh_url.rsplit("/", 1)[-1]).body
     assert refreshed["replace_original"] is True
     assert "Running and ready to accept requests." in all_text(refreshed["blocks"])
+
+
+def test_slack_out_of_reach_is_one_warning_per_attempt_while_the_health_checks_answer(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
+) -> None:
+    gcore.reset()
+    slack.clear()
+    slack.fail_next("apps.connections.open", "internal_error", status=500)
+    bot = start_bot(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    try:
+        # start_bot waited for /healthz: it answers before Slack does.
+        slack.wait_for_socket_client()
+        log = bot.log()
+        assert log.count("cannot open a Socket Mode connection to Slack (internal_error, attempt 1)") == 1
+        assert "Traceback" not in log and "Failed to connect" not in log
+        assert len(slack.calls("apps.connections.open")) == 2
+    finally:
+        bot.stop()

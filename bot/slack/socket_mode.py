@@ -1,0 +1,68 @@
+"""Socket Mode that waits out a missing network calmly: one warning per attempt to open a connection,
+on a backoff up to a minute, instead of slack_sdk's traceback every few seconds.
+
+slack_sdk's client asks ``apps.connections.open`` for a websocket URL whenever it (re)connects; that is the
+request that fails first without a network, so the backoff lives there. It is asked through a Web API
+client without retry handlers: the backoff is the retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+
+from bot.slack.api import web_client
+from bot.slack.errors import classify
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 2.0
+MAX_RETRY_SECONDS = 60.0
+# slack_bolt's own default: how often the websocket is pinged.
+PING_INTERVAL_SECONDS = 10.0
+
+
+class PatientSocketModeClient(SocketModeClient):
+    """slack_sdk's Socket Mode client, asking for a websocket URL again on a backoff until Slack answers."""
+
+    async def issue_new_wss_url(self) -> str:
+        """A websocket URL from ``apps.connections.open``; each failed attempt is one warning line."""
+        delay = FIRST_RETRY_SECONDS
+        attempt = 1
+        while True:
+            try:
+                url = await super().issue_new_wss_url()
+            except Exception as error:
+                if self.closed:
+                    raise
+                log.warning(
+                    "cannot open a Socket Mode connection to Slack (%s, attempt %d); trying again in %.0f s",
+                    classify(error).code,
+                    attempt,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay, attempt = min(delay * 2, MAX_RETRY_SECONDS), attempt + 1
+                continue
+            if attempt > 1:
+                log.info("Slack opened a Socket Mode connection after %d attempts", attempt)
+            return url
+
+
+class PatientSocketModeHandler(AsyncSocketModeHandler):
+    """Bolt's Socket Mode adapter over ``PatientSocketModeClient``."""
+
+    def __init__(self, app: AsyncApp, app_token: str, api_url: str) -> None:
+        # Not super().__init__: it would build (and leave open) a client of its own first.
+        self.app, self.app_token = app, app_token
+        self.client = PatientSocketModeClient(
+            app_token=app_token,
+            logger=logging.getLogger("slack_sdk.socket_mode"),
+            web_client=web_client("", api_url, for_alerts=True),
+            ping_interval=PING_INTERVAL_SECONDS,
+        )
+        self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
