@@ -1,77 +1,29 @@
-"""Operators and the audit without a bot: who is an operator (user groups over loopback HTTP, their members
-kept at most 5 minutes, a failed lookup granting nothing), the audit rows' claim and reads on both
-databases, the bot's own actor winning over Gcore's, and the refusals the access check records."""
+"""The audit without a bot (operators are tests/test_operators.py): the audit rows' claim and reads on both
+databases (the 2-minute guard decided by the claim, even for claims at once), the response_urls kept out of
+the modal, when the bot's own actor wins over Gcore's, and the refusals the access check records."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from bot.access import AccessDenied, AccessProblem, Operators
+from bot.access import AccessDenied, AccessProblem
 from bot.audit import AuditEntry, AuditResult, Operation
 from bot.history import EpisodeActor
 from bot.operations.acting import record_refusal
 from bot.services import Services
-from bot.slack.api import SlackApi, web_client
-from bot.slack.errors import SlackCallFailed
 from bot.store import Store
-from tests.conftest import BOT_TOKEN
-from tests.fakes.slack import FakeSlack
+from bot.store.audit import Claim
+from bot.watch.actors import led_to
 from tests.fakes.slack_requests import block_action, slash_command, view_submission
 
 NOW = datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
 KEY = "0123456789abcdef0123456789abcdef"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def fake_slack(slack: FakeSlack) -> Iterator[FakeSlack]:
-    slack.clear()
-    yield slack
-    slack.clear()
-
-
-async def test_a_group_member_is_an_operator_until_removed_and_the_cache_expires(
-    fake_slack: FakeSlack,
-) -> None:
-    fake_slack.set_usergroup("S0OPS", ["U0CAROL"])
-    clock = Clock()
-    api = SlackApi(web_client(BOT_TOKEN, fake_slack.api_url, for_alerts=False))
-    operators = Operators(api, ["U0ALICE"], ["S0OPS"], clock=clock)
-    assert operators.enabled
-    assert await operators.includes("U0ALICE")
-    assert await operators.includes("U0CAROL")
-    assert not await operators.includes("U0BOB")
-    fake_slack.set_usergroup("S0OPS", [])
-    clock.now += 299
-    assert await operators.includes("U0CAROL")  # still within the 5 minutes
-    assert len(fake_slack.calls("usergroups.users.list")) == 1
-    clock.now += 2
-    assert not await operators.includes("U0CAROL")
-    assert len(fake_slack.calls("usergroups.users.list")) == 2
-
-
-async def test_a_failed_group_lookup_grants_nothing(fake_slack: FakeSlack) -> None:
-    api = SlackApi(web_client(BOT_TOKEN, fake_slack.api_url, for_alerts=False))
-    operators = Operators(api, [], ["S0GONE"], clock=Clock())
-    with pytest.raises(SlackCallFailed):
-        await operators.includes("U0CAROL")
-    assert fake_slack.calls("usergroups.users.list")[0].params["usergroup"] == "S0GONE"
-
-
-def test_with_neither_setting_nobody_is_an_operator() -> None:
-    assert not Operators(cast(Any, None), [], []).enabled
 
 
 @pytest.fixture
@@ -82,20 +34,31 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 def entry(
-    result: AuditResult, *, key: str | None = KEY, at: datetime = NOW, user: str = "U0ALICE"
+    result: AuditResult,
+    *,
+    key: str | None = KEY,
+    at: datetime = NOW,
+    user: str = "U0ALICE",
+    action: Operation = Operation.STOP,
 ) -> AuditEntry:
     return AuditEntry(
-        at=at, user_id=user, action=Operation.STOP, project_id=1, name="my-instance", result=result, key=key
+        at=at, user_id=user, action=action, project_id=1, name="my-instance", result=result, key=key
     )
 
 
+SINCE = NOW - timedelta(minutes=2)
+
+
+def key(n: int) -> str:
+    return f"{n:032x}"
+
+
 async def test_a_key_is_claimed_once(store: Store) -> None:
-    assert await store.record_audit(entry(AuditResult.PENDING))
-    assert not await store.record_audit(entry(AuditResult.PENDING))
-    assert await store.last_done(1, "my-instance", NOW - timedelta(minutes=2)) is None
-    assert await store.last_done(1, "my-instance", NOW - timedelta(minutes=2), under_way=True) is not None
+    assert await store.claim_action(entry(AuditResult.PENDING), SINCE) == Claim()
+    assert await store.claim_action(entry(AuditResult.PENDING), SINCE) == Claim(taken=True)
+    assert await store.last_done(1, "my-instance", SINCE) is None  # under way: not done yet
     await store.finish_audit(KEY, AuditResult.DONE)
-    done = await store.last_done(1, "my-instance", NOW - timedelta(minutes=2), action=Operation.STOP)
+    done = await store.last_done(1, "my-instance", SINCE, action=Operation.STOP)
     assert done is not None and done.result is AuditResult.DONE
     # Refusals before any confirmation carry no key: each is a row of its own.
     assert await store.record_audit(entry(AuditResult.REFUSED, key=None, user="U0BOB"))
@@ -104,6 +67,77 @@ async def test_a_key_is_claimed_once(store: Store) -> None:
     assert [e.result for e in trail].count(AuditResult.REFUSED) == 2 and len(trail) == 3
     assert await store.audit_trail({2}) == []
     assert len(await store.audit_trail(None, "my-instance")) == 3
+
+
+async def test_the_latest_action_on_the_deployment_decides_whether_a_claim_goes_ahead(store: Store) -> None:
+    """Stop, start, stop within two minutes: each goes ahead; a second stop after the last is refused,
+    naming it, and so is one after a stop whose answer was lost."""
+    assert await store.claim_action(entry(AuditResult.PENDING, key=key(1)), SINCE) == Claim()
+    await store.finish_audit(key(1), AuditResult.DONE)
+    start = entry(AuditResult.PENDING, key=key(2), action=Operation.START)
+    assert await store.claim_action(start, SINCE) == Claim()
+    await store.finish_audit(key(2), AuditResult.DONE)
+    assert await store.claim_action(entry(AuditResult.PENDING, key=key(3)), SINCE) == Claim()
+    await store.finish_audit(key(3), AuditResult.UNKNOWN, "http:502")
+    refused = await store.claim_action(entry(AuditResult.PENDING, key=key(4), user="U0CAROL"), SINCE)
+    assert refused.earlier is not None and refused.earlier.key == key(3)
+    assert refused.earlier.result is AuditResult.UNKNOWN
+    (latest, *_) = await store.audit_trail(None)
+    assert (latest.key, latest.result, latest.detail) == (key(4), AuditResult.REFUSED, "recently_done")
+    # Past the window the same action goes ahead again; a failed one never counted.
+    later = NOW + timedelta(minutes=3)
+    assert (
+        await store.claim_action(
+            entry(AuditResult.PENDING, key=key(5), at=later), later - timedelta(minutes=2)
+        )
+        == Claim()
+    )
+
+
+async def test_of_two_claims_at_once_exactly_one_goes_ahead(store: Store) -> None:
+    for round_ in range(5):
+        claims = [
+            entry(AuditResult.PENDING, key=key(10 * round_ + i), at=NOW + timedelta(hours=round_))
+            for i in range(4)
+        ]
+        since = NOW + timedelta(hours=round_) - timedelta(minutes=2)
+        results = await asyncio.gather(*(store.claim_action(c, since) for c in claims))
+        assert sum(1 for r in results if r == Claim()) == 1, results
+
+
+async def test_a_response_url_is_taken_once_and_not_kept_past_its_life(store: Store) -> None:
+    assert await store.keep_response_url(key(1), "https://hooks.slack.com/actions/T/1/a", NOW)
+    assert (
+        await store.take_response_url(key(1), NOW + timedelta(minutes=5))
+        == "https://hooks.slack.com/actions/T/1/a"
+    )
+    assert await store.take_response_url(key(1), NOW + timedelta(minutes=5)) is None
+    assert await store.keep_response_url(key(2), "https://hooks.slack.com/actions/T/1/b", NOW)
+    assert await store.take_response_url(key(2), NOW + timedelta(minutes=31)) is None
+    # Each insert prunes those past their life.
+    assert await store.keep_response_url(key(3), "https://hooks.slack.com/actions/T/1/c", NOW)
+    assert await store.keep_response_url(
+        key(4), "https://hooks.slack.com/actions/T/1/d", NOW + timedelta(minutes=31)
+    )
+    assert await store.take_response_url(key(3), NOW) is None
+    assert not await store.keep_response_url(key(5), "https://x/" + "a" * 3000, NOW)
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        ("DISABLED", Operation.STOP),
+        ("ACTIVE", Operation.START),
+        ("DEPLOYING", Operation.START),
+        ("DELETING", None),
+        ("SOMETHING_NEW", None),
+        (None, None),
+    ],
+)
+def test_an_episode_is_put_down_to_a_slack_action_only_when_it_is_what_that_action_leads_to(
+    status: str | None, action: Operation | None
+) -> None:
+    assert led_to(status) is action
 
 
 async def test_an_actor_from_gcore_can_never_pass_for_a_slack_user(store: Store) -> None:

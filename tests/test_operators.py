@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 
@@ -29,6 +30,38 @@ def fake_slack(slack: FakeSlack) -> Iterator[FakeSlack]:
     slack.clear()
     yield slack
     slack.clear()
+
+
+async def test_a_group_member_is_an_operator_until_removed_and_the_cache_expires(
+    fake_slack: FakeSlack,
+) -> None:
+    fake_slack.set_usergroup("S0OPS", ["U0CAROL"])
+    clock = Clock()
+    api = SlackApi(web_client(BOT_TOKEN, fake_slack.api_url, for_alerts=False))
+    operators = Operators(api, ["U0ALICE"], ["S0OPS"], clock=clock)
+    assert operators.enabled
+    assert await operators.includes("U0ALICE")
+    assert await operators.includes("U0CAROL")
+    assert not await operators.includes("U0BOB")
+    fake_slack.set_usergroup("S0OPS", [])
+    clock.now += 299
+    assert await operators.includes("U0CAROL")  # still within the 5 minutes
+    assert len(fake_slack.calls("usergroups.users.list")) == 1
+    clock.now += 2
+    assert not await operators.includes("U0CAROL")
+    assert len(fake_slack.calls("usergroups.users.list")) == 2
+
+
+async def test_a_failed_group_lookup_grants_nothing(fake_slack: FakeSlack) -> None:
+    api = SlackApi(web_client(BOT_TOKEN, fake_slack.api_url, for_alerts=False))
+    operators = Operators(api, [], ["S0GONE"], clock=Clock())
+    with pytest.raises(SlackCallFailed):
+        await operators.includes("U0CAROL")
+    assert fake_slack.calls("usergroups.users.list")[0].params["usergroup"] == "S0GONE"
+
+
+def test_with_neither_setting_nobody_is_an_operator() -> None:
+    assert not Operators(cast(Any, None), [], []).enabled
 
 
 def operators(slack: FakeSlack, groups: list[str], clock: Clock) -> Operators:

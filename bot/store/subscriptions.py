@@ -45,52 +45,47 @@ class Subscriptions(StoreBase):
         identical requests at once (a double click) both succeed: the one that loses the race to insert
         finds the other's row and changes it, or nothing.
         """
-        options = (channel_id, project_id, target, only_problems, flat, created_by, now, notify)
-        try:
-            return self._subscribe_once(*options)
-        except IntegrityError:
-            return self._subscribe_once(*options)
-
-    def _subscribe_once(
-        self,
-        channel_id: str,
-        project_id: int,
-        target: str,
-        only_problems: bool,
-        flat: bool,
-        created_by: str,
-        now: datetime,
-        notify: tuple[str, ...] | None,
-    ) -> tuple[Subscription, SubscribeOutcome]:
-        with self._sessions.begin() as session:
-            row = self._find_subscription(session, channel_id, project_id, target)
-            if row is None:
-                row = SubscriptionRow(
-                    channel_id=channel_id,
-                    project_id=project_id,
-                    target=target,
-                    only_problems=only_problems,
-                    flat=flat,
-                    created_by=created_by,
-                    created_at=now,
-                    notify=list(notify or ()),
-                )
-                session.add(row)
-                session.flush()
-                return to_subscription(row), SubscribeOutcome.CREATED
-            # A new list, never one changed in place: the JSON column only sees an assignment.
-            wanted_notify = list(notify) if notify is not None else list(row.notify or ())
-            # `watch --all` again means all of them: it ends the mutes.
-            if row.paused_reason is not None:
-                row.paused_reason = None
-                row.only_problems, row.flat, row.created_by = only_problems, flat, created_by
-                row.notify, row.muted = wanted_notify, []
-                return to_subscription(row), SubscribeOutcome.RESUMED
-            before = (row.only_problems, row.flat, list(row.notify or ()), list(row.muted or ()))
-            if before != (only_problems, flat, wanted_notify, []):
-                row.only_problems, row.flat, row.notify, row.muted = only_problems, flat, wanted_notify, []
-                return to_subscription(row), SubscribeOutcome.UPDATED
-            return to_subscription(row), SubscribeOutcome.UNCHANGED
+        retried = False
+        while True:
+            try:
+                with self._sessions.begin() as session:
+                    row = self._find_subscription(session, channel_id, project_id, target)
+                    if row is None:
+                        row = SubscriptionRow(
+                            channel_id=channel_id,
+                            project_id=project_id,
+                            target=target,
+                            only_problems=only_problems,
+                            flat=flat,
+                            created_by=created_by,
+                            created_at=now,
+                            notify=list(notify or ()),
+                        )
+                        session.add(row)
+                        session.flush()
+                        return to_subscription(row), SubscribeOutcome.CREATED
+                    # A new list, never one changed in place: the JSON column only sees an assignment.
+                    wanted_notify = list(notify) if notify is not None else list(row.notify or ())
+                    # `watch --all` again means all of them: it ends the mutes.
+                    if row.paused_reason is not None:
+                        row.paused_reason = None
+                        row.only_problems, row.flat, row.created_by = only_problems, flat, created_by
+                        row.notify, row.muted = wanted_notify, []
+                        return to_subscription(row), SubscribeOutcome.RESUMED
+                    before = (row.only_problems, row.flat, list(row.notify or ()), list(row.muted or ()))
+                    if before != (only_problems, flat, wanted_notify, []):
+                        row.only_problems, row.flat, row.notify, row.muted = (
+                            only_problems,
+                            flat,
+                            wanted_notify,
+                            [],
+                        )
+                        return to_subscription(row), SubscribeOutcome.UPDATED
+                    return to_subscription(row), SubscribeOutcome.UNCHANGED
+            except IntegrityError:
+                if retried:
+                    raise
+                retried = True
 
     @threaded
     def unsubscribe(self, channel_id: str, project_id: int, target: str) -> Subscription | None:
