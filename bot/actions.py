@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from bot.errors import ArgumentProblem, BadArgument
+from bot.gcore.models import deployment_name_problem
 
 ValueT = TypeVar("ValueT", bound=BaseModel)
 
@@ -44,13 +45,24 @@ class ActionId(StrEnum):
     START_DEPLOYMENT = "deployment.start"
 
 
+def _deployment_name(name: str, info: ValidationInfo) -> str:
+    """``name`` read back from Slack (JSON) if it can be a deployment's, as a typed one is checked; else a
+    ValueError, so a tampered value is a stale button and never reaches the audit or Gcore. A name the bot
+    renders from Gcore's answer (Python) is taken as it is: a button is never the reason a card fails."""
+    if info.mode == "json" and deployment_name_problem(name) is not None:
+        raise ValueError("not a deployment name")
+    return name
+
+
 class DeploymentRef(BaseModel):
     """Which deployment a button is about."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     project_id: int = Field(gt=0)
-    name: str = Field(min_length=1)
+    name: str
+
+    _name = field_validator("name")(_deployment_name)
 
 
 class CardRef(DeploymentRef):
@@ -85,17 +97,19 @@ CONFIRM_OPERATION = "operation.confirm"
 
 class OperationRef(BaseModel):
     """What a Stop or Start confirmation is about: the deployment and the action, the idempotency key made
-    when the confirmation was rendered (one per click), and where to say it was done (the channel, and the
-    response_url of the command or click; none from the Home tab). Slack keeps it under 3000 characters."""
+    when the confirmation was rendered (one per click), and the channel to say it was done in (none from
+    the Home tab). It travels through Slack's client, so it holds no capability: the response_url stays in
+    the store (``confirmations``), under the key. Slack keeps it under 3000 characters."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     project_id: int = Field(gt=0)
-    name: str = Field(min_length=1, max_length=64)
+    name: str
     action: Literal["stop", "start"]
     key: str = Field(pattern=r"^[0-9a-f]{32}$")
     channel_id: str | None = Field(default=None, max_length=32)
-    response_url: str | None = Field(default=None, max_length=2000)
+
+    _name = field_validator("name")(_deployment_name)
 
 
 class ProjectCheck(Protocol):

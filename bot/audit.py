@@ -19,12 +19,18 @@ class Operation(StrEnum):
 
 
 class AuditResult(StrEnum):
-    """How an action ended: ``pending`` while Gcore has not answered (or the bot died before it heard)."""
+    """How an action ended: ``pending`` while Gcore has not answered (or the bot died before it heard);
+    ``unknown`` when its answer was lost (a 5xx, a dropped connection, a timeout), so it may have acted."""
 
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
+    UNKNOWN = "unknown"
     REFUSED = "refused"
+
+
+# The rows of actions Gcore took, or may have taken: the 2-minute guard and the watcher's actor count them.
+MAY_HAVE_ACTED = frozenset({AuditResult.PENDING, AuditResult.DONE, AuditResult.UNKNOWN})
 
 
 # Stop while it serves or is rolling out (scaled to zero still serves: it wakes on the next request); start

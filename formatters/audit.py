@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from bot.access.policy import AccessProblem
 from bot.audit import AuditEntry, AuditResult
 from formatters.blocks import Block, Message, context, header, section
-from formatters.text import code, escape_mrkdwn, slack_date, user_mention
+from formatters.text import code, escape_mrkdwn, slack_date, truncate, user_mention
 
 RESULTS = {
     AuditResult.DONE: "✅ done",
     AuditResult.FAILED: "❌ failed",
+    AuditResult.UNKNOWN: "❓ unknown",
     AuditResult.REFUSED: "🚫 refused",
     AuditResult.PENDING: "⏳ no answer from Gcore recorded",
 }
@@ -31,6 +32,18 @@ REASONS = {
     "not_found": "no such deployment",
     "error": "an unexpected error",
 }
+# A deployment's name as a line shows it at most (Gcore's are 30 at most; an old row may hold anything).
+NAME_SHOWN = 64
+
+
+def _lost(detail: str | None) -> str:
+    """Why an action's end is unknown: Gcore's answer was lost, or the bot failed while it waited."""
+    kind, _, status = (detail or "").partition(":")
+    if kind == "http" and status.isdigit():
+        return f": Gcore's answer was lost (HTTP {status})"
+    if kind == "no_answer":
+        return ": Gcore's answer was lost (none came)"
+    return ": the bot failed while Gcore was asked; `status` shows whether it acted"
 
 
 def _why(detail: str | None) -> str:
@@ -44,10 +57,11 @@ def _why(detail: str | None) -> str:
 
 def audit_line(entry: AuditEntry) -> str:
     """One row: when, who, what on which deployment, and how it ended (and why)."""
+    why = _lost(entry.detail) if entry.result is AuditResult.UNKNOWN else _why(entry.detail)
     return (
         f"{slack_date(entry.at)} · {user_mention(entry.user_id)} · {entry.action.value} "
-        f"*{escape_mrkdwn(entry.name)}* (project {entry.project_id}) · "
-        f"{RESULTS[entry.result]}{_why(entry.detail)}"
+        f"*{escape_mrkdwn(truncate(entry.name, NAME_SHOWN))}* (project {entry.project_id}) · "
+        f"{RESULTS[entry.result]}{why}"
     )
 
 

@@ -8,18 +8,22 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions import CONFIRM_OPERATION, ActionId, DeploymentRef, OperationRef
-from bot.audit import AuditEntry, Operation, operation_for
+from bot.audit import AuditEntry, AuditResult, Operation, operation_for
 from bot.errors import UserFacingError
 from bot.gcore.errors import GcoreUnavailable
 from bot.gcore.models import Container, Deployment, DeploymentStatus
+from bot.slack.errors import SlackCallFailed
 from formatters.blocks import Block, Message, button, context, plain_text, section
 from formatters.errors import error_sentence
+from formatters.feedback import render_unexpected_error
 from formatters.limits import MAX_VIEW_TITLE
 from formatters.regions import NO_REGION_NAMES, region_label
 from formatters.status import status_look
 from formatters.text import code, escape_mrkdwn, plural, slack_date, user_mention
 
 TITLES = {Operation.STOP: "Stop deployment", Operation.START: "Start deployment"}
+# The title when the action cannot be read (a stale or forged confirmation).
+NEUTRAL_TITLE = "Stop or start"
 VERBS = {Operation.STOP: "Stop", Operation.START: "Start"}
 DONE_WORDS: dict[str, str] = {Operation.STOP: "stopped", Operation.START: "started"}
 BUTTON_IDS = {Operation.STOP: ActionId.STOP_DEPLOYMENT, Operation.START: ActionId.START_DEPLOYMENT}
@@ -37,10 +41,11 @@ def operation_button(ref: DeploymentRef, state: DeploymentStatus) -> dict[str, A
     return button(VERBS[operation], BUTTON_IDS[operation], value=ref.model_dump_json(), style=style)
 
 
-def _modal(operation: Operation, blocks: list[Block], **extra: Any) -> dict[str, Any]:
+def _modal(operation: Operation | None, blocks: list[Block], **extra: Any) -> dict[str, Any]:
+    title = TITLES[operation] if operation is not None else NEUTRAL_TITLE
     return {
         "type": "modal",
-        "title": plain_text(TITLES[operation], MAX_VIEW_TITLE),
+        "title": plain_text(title, MAX_VIEW_TITLE),
         "close": plain_text("Cancel" if "submit" in extra else "Close", MAX_VIEW_TITLE),
         "blocks": blocks,
         **extra,
@@ -52,8 +57,9 @@ def render_operation_loading(operation: Operation, name: str, project_id: int) -
     return _modal(operation, [section(f"Checking {code(name)} in project {project_id}…")])
 
 
-def render_operation_notice(operation: Operation, sentence: str) -> dict[str, Any]:
-    """The confirmation replaced by one sentence: a refusal, a failure, or why there is nothing to do."""
+def render_operation_notice(operation: Operation | None, sentence: str) -> dict[str, Any]:
+    """The confirmation replaced by one sentence: a refusal, a failure, or why there is nothing to do
+    (``operation`` None: a confirmation that cannot be read, under a neutral title)."""
     return _modal(operation, [section(sentence)])
 
 
@@ -141,13 +147,21 @@ def render_operation_done(user_id: str, operation: Operation, name: str, project
 
 
 def recently_done(recent: AuditEntry, now: datetime) -> str:
-    """The refusal of a second identical action soon after one that was done."""
+    """The refusal of a second identical action soon after one that was done, is under way, or whose
+    answer was lost."""
     minutes = max(1, round((now - recent.at).total_seconds() / 60))
-    return (
-        f"{user_mention(recent.user_id)} already {DONE_WORDS[recent.action]} *{escape_mrkdwn(recent.name)}* "
-        f"at {slack_date(recent.at, '{time}')}, under {plural(minutes, 'minute')} ago, so I did not ask "
-        "Gcore again; if it is still needed, confirm it again in a few minutes."
-    )
+    who, name = user_mention(recent.user_id), f"*{escape_mrkdwn(recent.name)}*"
+    when = f"at {slack_date(recent.at, '{time}')}, under {plural(minutes, 'minute')} ago"
+    if recent.result is AuditResult.PENDING:
+        did = f"{who} asked Gcore to {recent.action.value} {name} {when}, and it has not answered yet"
+    elif recent.result is AuditResult.UNKNOWN:
+        did = (
+            f"{who} asked Gcore to {recent.action.value} {name} {when}, and its answer was lost: "
+            f"`/inference status {escape_mrkdwn(recent.name)}` shows whether it did"
+        )
+    else:
+        did = f"{who} already {DONE_WORDS[recent.action]} {name} {when}"
+    return f"{did}, so I did not ask Gcore again; if it is still needed, confirm it again in a few minutes."
 
 
 def failed(operation: Operation, name: str, error: UserFacingError) -> str:
@@ -183,9 +197,13 @@ class Confirmations:
         """The exact effect, and the submit button."""
         return render_operation_confirmation(deployment, ref, regions)
 
-    def failure(self, operation: Operation, error: UserFacingError) -> dict[str, Any]:
-        """Gcore could not say what the deployment is (not found, unavailable…)."""
+    def failure(self, operation: Operation, error: UserFacingError | SlackCallFailed) -> dict[str, Any]:
+        """A refusal, or Gcore or Slack could not say what is needed (not found, unavailable…)."""
         return render_operation_notice(operation, f"⚠️ {error_sentence(error)}")
+
+    def unexpected(self, operation: Operation, error_id: str) -> dict[str, Any]:
+        """A bug: the id to quote, which the log has too."""
+        return render_operation_notice(operation, render_unexpected_error(error_id).text)
 
 
 def done_notice(operation: Operation, name: str) -> str:

@@ -20,16 +20,15 @@ from slack_bolt.response import BoltResponse
 from bot.access import AccessDenied
 from bot.operations.acting import record_refusal
 from bot.services import Services
-from bot.slack.errors import SlackCallFailed
 from formatters.errors import error_sentence
 from formatters.refusals import render_refusal_modal
-from handlers.errors import reply_with_error
+from handlers.errors import reply_with_error, tell_in_modal
 
 log = logging.getLogger(__name__)
 
 # Envelopes of the Events API: what happened, not what someone asks of the bot.
 _EVENTS = frozenset({"event_callback", "app_rate_limited"})
-# Interactions whose ack body is the answer: a view submission and an options menu's suggestions.
+# Interactions whose ack body is the answer, an options menu's suggestions: refused with no options.
 _OPTIONS_REQUESTS = frozenset({"block_suggestion", "dialog_suggestion"})
 
 
@@ -58,12 +57,7 @@ async def refuse(
         await reply_with_error(denied, context.respond)
     elif isinstance(body.get("trigger_id"), str) and kind != "view_closed":
         log.info("request refused: %s", denied)
-        try:
-            await services.slack.call(
-                "views_open", trigger_id=body["trigger_id"], view=render_refusal_modal(error_sentence(denied))
-            )
-        except SlackCallFailed as failed:
-            log.warning("could not show a refusal (%s)", failed.failure.code)
+        await tell_in_modal(services, body["trigger_id"], render_refusal_modal(error_sentence(denied)))
     else:
         log.info("request refused, with nowhere to say so: %s", denied)
     return BoltResponse(status=200, body="")

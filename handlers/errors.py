@@ -43,6 +43,15 @@ async def reply_with_error(error: Exception, respond: AsyncRespond | None) -> No
         await respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
 
 
+async def tell_in_modal(services: Services, trigger_id: str, view: dict[str, Any]) -> None:
+    """Open ``view`` (one sentence of why) with the request's trigger_id: for a click with nowhere else to
+    answer, such as one from the Home tab. A modal Slack will not open is logged, not raised."""
+    try:
+        await services.slack.call("views_open", trigger_id=trigger_id, view=view)
+    except SlackCallFailed as failed:
+        log.warning("could not say why in a modal (%s)", failed.failure.code)
+
+
 def replies_on_error(listener: Listener) -> Listener:
     """Catch what a listener raises after its ack and answer through its ``respond``.
 

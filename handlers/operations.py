@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,7 +16,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.actions import CONFIRM_OPERATION, ActionId, DeploymentRef, OperationRef, read_value
 from bot.audit import Operation
 from bot.errors import ArgumentProblem, BadArgument, UserFacingError
-from bot.operations.acting import ACTIONS_BY_BUTTON, Requester, carry_out, confirm
+from bot.operations.acting import ACTIONS_BY_BUTTON, Requester, carry_out, confirm, requester
 from bot.services import Services
 from bot.slack.errors import SlackCallFailed
 from formatters.errors import error_sentence
@@ -28,25 +29,12 @@ from formatters.operations import (
     render_operation_notice,
     still_waiting,
 )
-from formatters.refusals import render_refusal_modal
-from handlers.errors import describe_error, replies_on_error
+from handlers.errors import describe_error, replies_on_error, tell_in_modal
 
 log = logging.getLogger(__name__)
 
 # Slack waits 3 seconds for the answer to a submission; Gcore's answer is awaited this long within them.
 ANSWER_WITHIN_SECONDS = 2.0
-
-
-def _requester(body: dict[str, Any], channel_id: str | None) -> Requester:
-    user = body.get("user") or {}
-    return Requester(user.get("id", ""), user.get("team_id"), channel_id)
-
-
-async def _tell_in_modal(services: Services, trigger_id: str, error: UserFacingError) -> None:
-    """From the Home tab there is no response_url: the refusal opens a modal, as the access check's do."""
-    await services.slack.call(
-        "views_open", trigger_id=trigger_id, view=render_refusal_modal(error_sentence(error))
-    )
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -58,14 +46,12 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_operation_button(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
         operation = ACTIONS_BY_BUTTON[body["actions"][0]["action_id"]]
-        channel = body.get("channel") or {}
-        who = _requester(body, channel.get("id"))
         response_url = body.get("response_url")
         try:
             ref = read_value(DeploymentRef, body, services.access)
             await confirm(
                 services,
-                who,
+                requester(body),
                 operation,
                 ref.project_id,
                 ref.name,
@@ -73,10 +59,12 @@ def register(app: AsyncApp, services: Services) -> None:
                 response_url=response_url,
                 views=Confirmations(),
             )
-        except UserFacingError as error:
+        except (UserFacingError, SlackCallFailed) as error:
             if response_url:
                 raise
-            await _tell_in_modal(services, body["trigger_id"], error)
+            # From the Home tab there is no response_url: the sentence opens a modal of its own.
+            log.info("a %s from the Home tab went no further: %s", operation, error)
+            await tell_in_modal(services, body["trigger_id"], Confirmations().failure(operation, error))
 
     @app.view(CONFIRM_OPERATION)
     async def on_confirmed(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -85,10 +73,11 @@ def register(app: AsyncApp, services: Services) -> None:
             ref = OperationRef.model_validate_json(view.get("private_metadata") or "")
         except ValidationError:
             stale = error_sentence(BadArgument(ArgumentProblem.STALE_BUTTON))
-            await ack(response_action="update", view=render_operation_notice(Operation.STOP, stale))
+            await ack(response_action="update", view=render_operation_notice(None, stale))
             return
         operation = Operation(ref.action)
-        work = asyncio.ensure_future(_settle(services, _requester(body, ref.channel_id), ref))
+        who = replace(requester(body), channel_id=ref.channel_id)
+        work = asyncio.ensure_future(_settle(services, who, ref))
         await asyncio.wait({work}, timeout=ANSWER_WITHIN_SECONDS)
         if work.done():
             answer = work.result()
@@ -122,17 +111,17 @@ async def _settle(services: Services, who: Requester, ref: OperationRef) -> dict
     if outcome.error is not None:
         return render_operation_notice(operation, failed(operation, ref.name, outcome.error))
     if outcome.done:
-        await _announce(services, who, ref)
+        await _announce(services, who, ref, outcome.response_url)
     return None
 
 
-async def _announce(services: Services, who: Requester, ref: OperationRef) -> None:
+async def _announce(services: Services, who: Requester, ref: OperationRef, response_url: str | None) -> None:
     """``@alice stopped my-instance`` in the channel the command or click came from, through its
     response_url; from the Home tab (none), in the person's DM with the app."""
     message = render_operation_done(who.user_id, Operation(ref.action), ref.name, ref.project_id)
     try:
-        if ref.response_url:
-            sent = await AsyncRespond(response_url=ref.response_url)(
+        if response_url:
+            sent = await AsyncRespond(response_url=response_url)(
                 **message.as_kwargs(), response_type="in_channel", replace_original=False
             )
             if sent.status_code == 200:
@@ -141,5 +130,11 @@ async def _announce(services: Services, who: Requester, ref: OperationRef) -> No
                 "the channel was not told of the %s (response_url: HTTP %d)", ref.action, sent.status_code
             )
         await services.slack.call("chat_postMessage", channel=who.user_id, **message.as_kwargs())
-    except Exception:
-        log.exception("telling of the %s of %s failed; it was done all the same", ref.action, ref.name)
+    except Exception as error:
+        # Only the error's type: the text of a failed request may hold the response_url, a capability.
+        log.warning(
+            "telling of the %s of %s failed (%s); it was done all the same",
+            ref.action,
+            ref.name,
+            type(error).__name__,
+        )

@@ -129,6 +129,8 @@ TAMPERED = [
     (ActionId.ALERT_REFRESH, value(DeploymentRef(project_id=OTHER_PROJECT, name="my-instance"))),
     (ActionId.SHOW_LOGS, value(DeploymentRef(project_id=OTHER_PROJECT, name="my-instance"))),
     (ActionId.SHOW_HISTORY, value(DeploymentRef(project_id=OTHER_PROJECT, name="my-instance"))),
+    (ActionId.STOP_DEPLOYMENT, value(DeploymentRef(project_id=OTHER_PROJECT, name="my-instance"))),
+    (ActionId.START_DEPLOYMENT, value(DeploymentRef(project_id=OTHER_PROJECT, name="my-instance"))),
 ]
 
 

@@ -5,6 +5,7 @@ watcher naming who did it, and every action and refusal in ``/inference audit``.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tests.fakes.slack_requests import (
     signed_headers,
     view_submission,
 )
-from tests.test_e2e_watch import WatchBot
+from tests.test_e2e_watch import LIST_PATH, WatchBot
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 GROUP = "S0OPS"
@@ -43,6 +44,13 @@ def ops(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[RunningB
     bot.stop()
     sent = [c.params for c in slack.calls()] + [p.body for p in slack.responses()]
     assert_no_secrets(json.dumps(sent), bot.log())
+    assert_no_response_url_in_views(slack)
+
+
+def assert_no_response_url_in_views(slack: FakeSlack) -> None:
+    """A response_url is a capability: no view the bot sends (whose metadata Slack's client holds) has one."""
+    views = json.dumps([c.params for c in slack.calls() if c.method.startswith("views.")])
+    assert "/response/" not in views and "response_url" not in views
 
 
 def posts(gcore: FakeGcore, path: str) -> int:
@@ -82,6 +90,22 @@ def click(bot: RunningBot, action_id: str, *, user_id: str = ALICE) -> str:
     payload = block_action(action_id, value, response_url=response_url, user_id=user_id, text="Stop")
     assert bot.post_signed(interactive_body(payload)).status_code == 200
     return response_url.rsplit("/", 1)[-1]
+
+
+def click_in_home(bot: RunningBot, name: str) -> None:
+    """Click Stop on the deployment ``name`` in Alice's Home tab: no channel, no response_url."""
+    stop = {
+        "type": "button",
+        "action_id": "deployment.stop",
+        "text": {"type": "plain_text", "text": "Stop"},
+        "value": json.dumps({"project_id": PROJECT, "name": name}),
+    }
+    home = {
+        "id": "V0HOME",
+        "type": "home",
+        "blocks": [{"type": "actions", "block_id": "a", "elements": [stop]}],
+    }
+    assert bot.post_signed(interactive_body(home_block_action(stop, home))).status_code == 200
 
 
 def told(bot: RunningBot, response_id: str) -> dict[str, Any]:
@@ -146,16 +170,55 @@ def test_an_operator_stops_and_starts_again_through_the_card_buttons(
     assert (posts(gcore, STOP_PATH), posts(gcore, START_PATH)) == (1, 1)
 
 
-def test_a_non_operator_is_refused_with_no_modal_and_no_post(
+def test_a_non_operator_is_refused_in_the_modal_with_no_gcore_call(
     ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
 ) -> None:
-    reply = told(ops, ops.command("stop my-instance", user_id=BOB))
-    assert "Only operators can start and stop deployments" in reply["text"]
-    assert "OPERATOR_USER_IDS" in reply["text"]
-    reply = told(ops, click(ops, "deployment.stop", user_id=BOB))
-    assert "Only operators" in reply["text"]
-    assert slack.calls("views.open") == []
+    # The modal opens at once (membership may take a Slack call), then says why instead of the effect.
+    ops.command("stop my-instance", user_id=BOB)
+    refusal = all_text(confirmation(slack)["blocks"])
+    assert "Only operators can start and stop deployments" in refusal and "OPERATOR_USER_IDS" in refusal
+    click(ops, "deployment.stop", user_id=BOB)
+    assert "Only operators" in all_text(confirmation(slack, 2)["blocks"])
+    assert all("submit" not in c.params["view"] for c in slack.calls("views.update"))
     assert not [r for r in gcore.requests if "/my-instance" in r.path]
+    lines = [all_text([b]) for b in told(ops, ops.command("audit"))["blocks"] if b["type"] == "section"]
+    assert len(lines) == 2 and all(f"<@{BOB}> · stop *my-instance*" in line for line in lines)
+
+
+def test_a_failed_group_lookup_after_the_modal_opened_says_so_in_it(
+    ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
+) -> None:
+    slack.fail_next("usergroups.users.list", "no_such_subteam")
+    ops.command("stop my-instance", user_id=CAROL)
+    view = confirmation(slack)
+    assert "Checking" not in all_text(view["blocks"]) and "submit" not in view
+    assert not [r for r in gcore.requests if "/my-instance" in r.path]
+
+
+def test_a_tampered_name_is_a_stale_button_and_reaches_neither_gcore_nor_the_audit(
+    ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
+) -> None:
+    tampered = json.dumps({"project_id": PROJECT, "name": "x" * 5000})
+    payload = block_action(
+        "deployment.stop", tampered, response_url=slack.new_response_url(), user_id=ALICE, text="Stop"
+    )
+    assert ops.post_signed(interactive_body(payload)).status_code == 200
+    stale = told(ops, payload["response_url"].rsplit("/", 1)[-1])["text"]
+    assert "button" in stale.lower()
+    # From the Home tab (no response_url) it is said in a modal of its own.
+    click_in_home(ops, "../My Instance")
+    (opened,) = wait_for(lambda: slack.calls("views.open"), timeout=10, message="a modal saying why")
+    assert all_text(opened.params["view"]["blocks"]) == f"⚠️ {stale}"
+    assert opened.params["view"]["title"]["text"] == "Stop deployment"
+    assert not [r for r in gcore.requests if "/deployments/" in r.path]
+    assert "No start or stop has been asked for yet." in told(ops, ops.command("audit"))["text"]
+
+
+def test_a_stale_confirmation_has_a_neutral_title(ops: RunningBot, slack: FakeSlack) -> None:
+    ops.command("stop my-instance")
+    stale = {**confirmation(slack), "private_metadata": '{"action":"start"}'}
+    answer = submit(ops, stale)
+    assert answer["response_action"] == "update" and answer["view"]["title"]["text"] == "Stop or start"
 
 
 def test_a_confirmation_submitted_by_someone_else_is_authorized_again(
@@ -208,15 +271,23 @@ def test_a_failed_stop_says_so_in_one_sentence_and_is_audited(
     assert "`/inference status my-instance` shows whether it did" in text
     assert posts(gcore, STOP_PATH) == 2
     audit = all_text(told(ops, ops.command("audit my-instance"))["blocks"])
-    assert "❌ failed: Gcore answered HTTP 500" in audit and "❌ failed: Gcore answered HTTP 409" in audit
+    assert "❓ unknown: Gcore's answer was lost (HTTP 500)" in audit
+    assert "❌ failed: Gcore answered HTTP 409" in audit and "failed: Gcore answered HTTP 500" not in audit
+    # Gcore may have stopped it: a second stop right away is refused, naming the one whose answer was lost.
+    ops.command("stop my-instance", user_id=CAROL)
+    answer = submit(ops, confirmation(slack, 3), user_id=CAROL)
+    text = all_text(answer["view"]["blocks"])
+    assert f"<@{ALICE}> asked Gcore to stop *my-instance*" in text and "its answer was lost" in text
+    assert posts(gcore, STOP_PATH) == 2
 
 
 def test_audit_lists_the_actions_and_the_refusals_newest_first(
     ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
 ) -> None:
-    told(ops, ops.command("stop my-instance", user_id=BOB))
+    ops.command("stop my-instance", user_id=BOB)
+    confirmation(slack)  # saying he may not
     ops.command("stop my-instance")
-    submit(ops, confirmation(slack))
+    submit(ops, confirmation(slack, 2))
     lines = [all_text([b]) for b in told(ops, ops.command("audit"))["blocks"] if b["type"] == "section"]
     assert len(lines) >= 2
     assert f"<@{ALICE}> · stop *my-instance* (project 1) · ✅ done" in lines[0]
@@ -288,18 +359,7 @@ def test_a_problem_alert_offers_stop_to_operators(operating_watcher: WatchBot) -
 def test_from_the_home_tab_the_operator_hears_in_a_direct_message(
     ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
 ) -> None:
-    stop = {
-        "type": "button",
-        "action_id": "deployment.stop",
-        "text": {"type": "plain_text", "text": "Stop"},
-        "value": json.dumps({"project_id": PROJECT, "name": "my-instance"}),
-    }
-    home = {
-        "id": "V0HOME",
-        "type": "home",
-        "blocks": [{"type": "actions", "block_id": "a", "elements": [stop]}],
-    }
-    assert ops.post_signed(interactive_body(home_block_action(stop, home))).status_code == 200
+    click_in_home(ops, "my-instance")
     assert submit(ops, confirmation(slack)) == {"response_action": "clear"}
     wait_for(lambda: slack.messages(ALICE), timeout=10, message="a direct message")
     assert slack.messages(ALICE)[0]["text"] == f"<@{ALICE}> stopped *my-instance*"
@@ -327,3 +387,78 @@ def test_a_stop_in_a_project_the_bot_does_not_serve_is_refused_with_no_gcore_cal
     assert "Project 999 is not one this bot serves" in reply["text"]
     assert slack.calls("views.open") == []
     assert not [r for r in gcore.requests if "/999" in r.path]
+
+
+def test_stop_start_and_stop_again_within_two_minutes_each_go_ahead(
+    ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
+) -> None:
+    for count, command in enumerate(["stop", "start", "stop"], start=1):
+        ops.command(f"{command} my-instance")
+        assert submit(ops, confirmation(slack, count)) == {"response_action": "clear"}, command
+    assert (posts(gcore, STOP_PATH), posts(gcore, START_PATH)) == (2, 1)
+    assert (gcore.get(PROJECT, "my-instance") or {}).get("status") == "DISABLED"
+
+
+def test_two_confirmations_submitted_at_once_post_once(
+    ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
+) -> None:
+    ops.command("stop my-instance")
+    ops.command("stop my-instance", user_id=CAROL)
+    first, second = confirmation(slack), confirmation(slack, 2)
+    # Gcore slow: both submissions are in flight together, past any check made before the claim.
+    gcore.set_delay(1, path=STOP_PATH)
+    answers: list[dict[str, Any]] = []
+    threads = [
+        threading.Thread(target=lambda v=view, u=user: answers.append(submit(ops, v, user_id=u)))
+        for view, user in ((first, ALICE), (second, CAROL))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert len(answers) == 2
+    assert posts(gcore, STOP_PATH) == 1
+    refused = [
+        a
+        for a in answers
+        if a.get("response_action") == "update" and "did not ask Gcore again" in all_text(a["view"]["blocks"])
+    ]
+    assert len(refused) == 1
+
+
+def test_the_same_stop_click_delivered_twice_leads_to_one_post(
+    ops: RunningBot, gcore: FakeGcore, slack: FakeSlack
+) -> None:
+    response_url = slack.new_response_url()
+    value = json.dumps({"project_id": PROJECT, "name": "my-instance"})
+    payload = block_action("deployment.stop", value, response_url=response_url, user_id=ALICE, text="Stop")
+    body = interactive_body(payload)
+    assert ops.post_signed(body).status_code == 200
+    assert ops.post_signed(body).status_code == 200
+    views = [confirmation(slack), confirmation(slack, 2)]
+    answers = [submit(ops, view) for view in views]
+    assert answers[0] == {"response_action": "clear"}
+    assert "already stopped *my-instance*" in all_text(answers[1]["view"]["blocks"])
+    assert posts(gcore, STOP_PATH) == 1
+    assert len(slack.responses(response_url.rsplit("/", 1)[-1])) == 1
+
+
+def test_the_watcher_names_whoever_acted_last_not_an_earlier_stop_in_slack(
+    operating_watcher: WatchBot,
+) -> None:
+    watcher, slack, gcore = operating_watcher, operating_watcher.slack, operating_watcher.gcore
+    watcher.watch()
+    # The watcher's next poll is held while Alice stops it in Slack and Bob starts it again in Gcore.
+    gcore.set_delay(4, path=LIST_PATH)
+    polled = sum(1 for r in gcore.requests if r.path == LIST_PATH)
+    wait_for(
+        lambda: sum(1 for r in gcore.requests if r.path == LIST_PATH) > polled, timeout=10, message="a poll"
+    )
+    watcher.bot.command("stop my-instance")
+    assert submit(watcher.bot, confirmation(slack)) == {"response_action": "clear"}
+    gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
+    gcore.record_action(PROJECT, "my-instance", "start", email="bob@example.com")
+    gcore.set_delay(0, path=LIST_PATH)
+    (parent,) = watcher.wait_alerts(1)
+    named = watcher.wait_edit(parent["ts"], "start by bob@example.com")
+    assert f"<@{ALICE}>" not in all_text(named["blocks"])

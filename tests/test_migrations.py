@@ -198,12 +198,12 @@ def test_a_database_of_56bd510_upgrades_and_keeps_its_rows(
         assert isinstance(types["episode"], BigInteger)
 
 
-@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005"])
+@pytest.mark.parametrize("revision", ["0002", "0003", "0004", "0005", "0006"])
 def test_a_database_of_a_previous_revision_upgrades_and_keeps_its_rows(
     revision: str, database_url: str, fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
     """0003 adds owners, mutes and outage columns; 0004 an index on transitions; 0005 specs and actors; 0006 the audit
-    and the Home tab."""
+    and the Home tab; 0007 the confirmations' response_urls."""
     make_old_database(database_url, revision, stamped=True)
     watcher = WatchBot(
         fakes[0], fakes[1], tmp_path, {"DATABASE_URL": database_url, "GCORE_OUTAGE_ALERT_AFTER": "1"}
@@ -265,7 +265,7 @@ def test_operators_can_migrate_as_a_step_of_their_own(
         out, err = capsys.readouterr()
         return status, out.strip() or err.strip().splitlines()[-1]
 
-    assert run("db", "current") == (0, "database at revision none (newest known: 0006)")
-    assert run("db", "upgrade") == (0, "database at revision 0006 (newest known: 0006)")
-    assert run("db", "current") == (0, "database at revision 0006 (newest known: 0006)")
+    assert run("db", "current") == (0, "database at revision none (newest known: 0007)")
+    assert run("db", "upgrade") == (0, "database at revision 0007 (newest known: 0007)")
+    assert run("db", "current") == (0, "database at revision 0007 (newest known: 0007)")
     assert run("db", "downgrade") == (2, "usage: python -m bot [db upgrade | db current]")

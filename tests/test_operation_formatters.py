@@ -3,6 +3,7 @@ and who an episode's timeline names. Goldens are reviewed payloads; no API strin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,13 @@ from bot.watch.transitions import AlertKind, Snapshot, Transition
 from formatters.alerts import render_alert
 from formatters.audit import render_audit
 from formatters.deployment import render_deployment_card
-from formatters.operations import effect, render_operation_confirmation, render_operation_done
+from formatters.operations import (
+    effect,
+    recently_done,
+    render_operation_confirmation,
+    render_operation_done,
+    render_operation_notice,
+)
 from formatters.text import user_mention
 from formatters.timeline import actor_words
 from tests.blockkit import all_text, limit_problems
@@ -23,14 +30,7 @@ KEY = "0123456789abcdef0123456789abcdef"
 
 
 def ref(action: str = "stop") -> OperationRef:
-    return OperationRef(
-        project_id=1,
-        name="my-instance",
-        action=action,
-        key=KEY,
-        channel_id="C0OPS",
-        response_url="https://hooks.slack.com/commands/T0TEST/1/abc",
-    )
+    return OperationRef(project_id=1, name="my-instance", action=action, key=KEY, channel_id="C0OPS")
 
 
 def labels(blocks: list[dict[str, Any]]) -> list[str]:
@@ -157,3 +157,45 @@ def test_only_a_slack_user_id_becomes_a_mention() -> None:
 def test_done_message_mentions_the_operator() -> None:
     done = render_operation_done("U0ALICE", Operation.STOP, "my-instance", 1)
     assert done.text == "<@U0ALICE> stopped *my-instance*"
+
+
+# Alice's stop a minute before NOW, whose answer was lost.
+LOST = AuditEntry(
+    at=NOW - timedelta(minutes=1),
+    user_id="U0ALICE",
+    action=Operation.STOP,
+    project_id=1,
+    name="my-instance",
+    result=AuditResult.UNKNOWN,
+    detail="http:502",
+)
+
+
+def test_an_action_whose_answer_was_lost_is_unknown_in_the_audit_and_a_long_name_is_cut() -> None:
+    lost = LOST
+    line = all_text(render_audit([lost]).blocks)
+    assert "stop *my-instance* (project 1) · ❓ unknown: Gcore's answer was lost (HTTP 502)" in line
+    assert "failed" not in line
+    silent = all_text(render_audit([replace(lost, detail="no_answer")]).blocks)
+    assert "❓ unknown: Gcore's answer was lost (none came)" in silent
+    old = replace(lost, name="x" * 5000, result=AuditResult.DONE, detail=None)
+    message = render_audit([old])
+    assert not limit_problems(message.blocks)
+    assert "x" * 64 not in all_text(message.blocks) and "x" * 60 in all_text(message.blocks)
+
+
+def test_a_second_action_is_refused_naming_what_became_of_the_first() -> None:
+    first = LOST
+    lost = recently_done(first, NOW)
+    assert lost.startswith("<@U0ALICE> asked Gcore to stop *my-instance* at ")
+    assert "its answer was lost: `/inference status my-instance` shows whether it did" in lost
+    assert "so I did not ask Gcore again" in lost
+    pending = recently_done(replace(first, result=AuditResult.PENDING), NOW)
+    assert "and it has not answered yet" in pending
+    done = recently_done(replace(first, result=AuditResult.DONE), NOW)
+    assert done.startswith("<@U0ALICE> already stopped *my-instance* at ")
+
+
+def test_a_confirmation_that_cannot_be_read_has_a_neutral_title() -> None:
+    assert render_operation_notice(None, "stale")["title"]["text"] == "Stop or start"
+    assert render_operation_notice(Operation.START, "x")["title"]["text"] == "Start deployment"

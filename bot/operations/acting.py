@@ -3,8 +3,9 @@ most once.
 
 Every entry (the command, a card's or an alert's button, the Home tab) is authorized on the person before
 anything is asked of Gcore (``authorize``). The confirmation carries an idempotency key made when it was
-rendered; its submission is authorized again, then claims the key by inserting the audit row, and only the
-claimant calls Gcore (``carry_out``). Each refusal is an audit row too.
+rendered (the response_url stays in the store under it); its submission is authorized again, then claims
+the key by inserting the audit row, and only the claimant, when the guard lets it, calls Gcore
+(``carry_out``). Each refusal is an audit row too.
 """
 
 from __future__ import annotations
@@ -18,20 +19,22 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from bot.access.policy import AccessDenied
+from bot.access.policy import AccessDenied, AccessProblem
 from bot.actions import CONFIRM_OPERATION, ActionId, DeploymentRef, OperationRef
 from bot.audit import AuditEntry, AuditResult, Operation
 from bot.commands import deployment_name_arg, parse_command, resolve_project
 from bot.errors import UserFacingError
-from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
+from bot.gcore.errors import DeploymentNotFound, GcoreError, GcoreUnavailable, failure_reason
 from bot.gcore.models import Deployment
 from bot.operations.cards import with_region_names
 from bot.services import Services
+from bot.slack.errors import SlackCallFailed
 
 log = logging.getLogger(__name__)
 
-# A second identical action on a deployment this soon after one was done (or while it is under way) is
-# refused: two people confirming the same Stop a minute apart meant it once.
+# A confirmed action is refused when the deployment's latest action within this window (done, under way, or
+# with its answer lost) was the same one under another key: two people confirming the same Stop a minute
+# apart meant it once. A Start in between lets a Stop through.
 RECENTLY = timedelta(minutes=2)
 ACTIONS_BY_BUTTON = {ActionId.STOP_DEPLOYMENT: Operation.STOP, ActionId.START_DEPLOYMENT: Operation.START}
 
@@ -47,14 +50,15 @@ class Requester:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a submitted confirmation ended: ``done``; ``duplicate`` (the key was claimed before: nothing was
-    done this time); ``recent`` (refused: that audit row did the same shortly before); or ``error`` (Gcore
-    did not take it)."""
+    """How a submitted confirmation ended: ``done`` (and the ``response_url`` to say so through, if any);
+    ``duplicate`` (the key was claimed before: nothing was done this time); ``recent`` (refused: that audit
+    row did the same shortly before); or ``error`` (Gcore did not take it, or its answer was lost)."""
 
     done: bool = False
     duplicate: bool = False
     recent: AuditEntry | None = None
     error: GcoreError | None = None
+    response_url: str | None = None
 
 
 def new_key() -> str:
@@ -95,14 +99,19 @@ async def authorize(
     name: str,
     *,
     key: str | None = None,
+    person: bool = True,
 ) -> None:
     """``AccessDenied`` unless the project, the channel and the person allow the action; a refusal is
-    audited (once per ``key``) before it is raised. Nothing is asked of Gcore."""
+    audited (once per ``key``) before it is raised. Nothing is asked of Gcore. ``person=False`` checks
+    only what needs no Slack call: the project, the channel and whether anyone may act at all."""
     access = services.access
     try:
         access.check_project(project_id)
         access.check_channel(who.channel_id)
-        await access.check_operator(who.user_id)
+        if person:
+            await access.check_operator(who.user_id)
+        elif not access.operators.enabled:
+            raise AccessDenied(AccessProblem.ACTIONS_OFF)
     except AccessDenied as denied:
         refused = _entry(
             services, who, operation, project_id, name, AuditResult.REFUSED, detail=denied.problem, key=key
@@ -134,7 +143,9 @@ class ConfirmationViews(Protocol):
         self, deployment: Deployment, ref: OperationRef, regions: Mapping[int, str]
     ) -> dict[str, Any]: ...
 
-    def failure(self, operation: Operation, error: UserFacingError) -> dict[str, Any]: ...
+    def failure(self, operation: Operation, error: UserFacingError | SlackCallFailed) -> dict[str, Any]: ...
+
+    def unexpected(self, operation: Operation, error_id: str) -> dict[str, Any]: ...
 
 
 async def confirm(
@@ -148,69 +159,81 @@ async def confirm(
     response_url: str | None,
     views: ConfirmationViews,
 ) -> None:
-    """Authorize, then open the confirmation at once (the trigger_id expires in 3 seconds) and fill it in
-    with the exact effect once Gcore has answered. ``AccessDenied`` (audited) opens nothing."""
-    await authorize(services, who, operation, project_id, name)
+    """Open the confirmation at once (the trigger_id expires in 3 seconds), after only the checks that need
+    no Slack call (``AccessDenied``, audited, opens nothing); then check the person (an operator group may
+    be asked of Slack) and fill it in with the exact effect once Gcore has answered. Whatever goes wrong
+    after it opened replaces it with one sentence: it never stays "Checking…"."""
+    await authorize(services, who, operation, project_id, name, person=False)
     slack = services.slack
     opened = await slack.call(
         "views_open", trigger_id=trigger_id, view=views.loading(operation, name, project_id)
     )
     try:
-        found = await target(services, project_id, name)
-        ref = OperationRef(
-            project_id=project_id,
-            name=name,
-            action=operation.value,
-            key=new_key(),
-            channel_id=who.channel_id,
-            response_url=response_url,
-        )
-        view = views.confirmation(found.deployment, ref, found.regions)
-    except UserFacingError as error:
+        view = await _filled_in(services, who, operation, project_id, name, response_url, views)
+    except (UserFacingError, SlackCallFailed) as error:
         view = views.failure(operation, error)
+    except Exception as error:
+        error_id = secrets.token_hex(4)
+        log.error("unexpected error %s", error_id, exc_info=error)
+        view = views.unexpected(operation, error_id)
     await slack.call("views_update", view_id=opened["view"]["id"], view=view)
+
+
+async def _filled_in(
+    services: Services,
+    who: Requester,
+    operation: Operation,
+    project_id: int,
+    name: str,
+    response_url: str | None,
+    views: ConfirmationViews,
+) -> dict[str, Any]:
+    """The confirmation for an operator, with a fresh key; the response_url is kept under it."""
+    await authorize(services, who, operation, project_id, name)
+    found = await target(services, project_id, name)
+    ref = OperationRef(
+        project_id=project_id, name=name, action=operation.value, key=new_key(), channel_id=who.channel_id
+    )
+    if response_url and not await services.store.keep_response_url(ref.key, response_url, services.clock()):
+        log.warning("a response_url too long to be Slack's was not kept; the operator hears in a DM")
+    return views.confirmation(found.deployment, ref, found.regions)
 
 
 async def carry_out(services: Services, who: Requester, ref: OperationRef) -> Outcome:
     """Do the confirmed action at most once: authorize again (a submission is data, not a credential),
-    refuse a repeat of an action done in the last ``RECENTLY``, claim the key, ask Gcore, record the end."""
+    claim the key, and let the claim decide whether the same action was done, is under way or may have been
+    done in the last ``RECENTLY`` (refused); then ask Gcore, and record the end."""
     operation = Operation(ref.action)
     await authorize(services, who, operation, ref.project_id, ref.name, key=ref.key)
     store = services.store
-    since = services.clock() - RECENTLY
-    recent = await store.last_done(ref.project_id, ref.name, since, action=operation, under_way=True)
-    if recent is not None and recent.key != ref.key:
-        refused = _entry(
-            services,
-            who,
-            operation,
-            ref.project_id,
-            ref.name,
-            AuditResult.REFUSED,
-            detail="recently_done",
-            key=ref.key,
-        )
-        await store.record_audit(refused)
-        return Outcome(recent=recent)
-    claim = _entry(services, who, operation, ref.project_id, ref.name, AuditResult.PENDING, key=ref.key)
-    if not await store.record_audit(claim):
+    pending = _entry(services, who, operation, ref.project_id, ref.name, AuditResult.PENDING, key=ref.key)
+    claim = await store.claim_action(pending, services.clock() - RECENTLY)
+    if claim.taken:
         log.info(
             "confirmation %s… of %s %s arrived again; done at most once", ref.key[:8], operation, ref.name
         )
         return Outcome(duplicate=True)
+    # Only this claimant could use it: no response_url outlives its confirmation's one submission.
+    response_url = await store.take_response_url(ref.key, services.clock())
+    if claim.earlier is not None:
+        return Outcome(recent=claim.earlier)
     act = services.gcore.stop_deployment if operation is Operation.STOP else services.gcore.start_deployment
     try:
         await act(ref.project_id, ref.name)
+    except GcoreUnavailable as lost:
+        # A 5xx or no answer may follow the action: whether Gcore took it is not known.
+        await store.finish_audit(ref.key, AuditResult.UNKNOWN, failure_reason(lost))
+        return Outcome(error=lost)
     except GcoreError as error:
         reason = "not_found" if isinstance(error, DeploymentNotFound) else failure_reason(error)
         await store.finish_audit(ref.key, AuditResult.FAILED, reason)
         return Outcome(error=error)
     except BaseException:
         # Gcore may or may not have acted: the row says so rather than staying pending.
-        await store.finish_audit(ref.key, AuditResult.FAILED, "error")
+        await store.finish_audit(ref.key, AuditResult.UNKNOWN, "error")
         raise
     await store.finish_audit(ref.key, AuditResult.DONE)
-    return Outcome(done=True)
+    return Outcome(done=True, response_url=response_url)
 
 
 def _operation_asked(body: Mapping[str, Any]) -> tuple[Operation, int | None, str] | None:
@@ -238,7 +261,9 @@ def _operation_asked(body: Mapping[str, Any]) -> tuple[Operation, int | None, st
     return None
 
 
-def _requester(body: Mapping[str, Any]) -> Requester:
+def requester(body: Mapping[str, Any]) -> Requester:
+    """Who sent a command or an interaction, and from which channel (none for a submitted confirmation:
+    its ``OperationRef`` says where it was opened)."""
     user = body.get("user")
     if isinstance(user, dict):
         channel = body.get("channel")
@@ -263,7 +288,7 @@ async def record_refusal(services: Services, body: Mapping[str, Any], denied: Ac
             key = OperationRef.model_validate_json(str(body["view"]["private_metadata"])).key
         entry = _entry(
             services,
-            _requester(body),
+            requester(body),
             operation,
             project,
             name,

@@ -5,7 +5,8 @@ states, its transitions and one delivery per channel are written in one transact
 posted; the notifier then moves each delivery through ``pending → sending → posted → done``. Calls run in a
 worker thread so the event loop never waits on the database. One module per aggregate: ``subscriptions``,
 ``polls``, ``deliveries``, ``history`` (a deployment's past episodes), ``actors`` (who started each
-episode), ``audit`` (operators' actions and their refusals), ``home`` (the Home tab's viewers and what it
+episode), ``audit`` (operators' actions and their refusals), ``confirmations`` (where to say a confirmed
+action was done), ``home`` (the Home tab's viewers and what it
 lists), and ``leadership`` for which replica writes; ``schema`` holds the tables and ``migrations`` every
 change to them.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.store.actors import Actors
 from bot.store.audit import Audits
+from bot.store.confirmations import ResponseUrls
 from bot.store.deliveries import Deliveries, DeliveryJob
 from bot.store.engine import DatabaseInUse, create_database_engine, lock_sqlite_file, threaded
 from bot.store.history import Histories
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 
-class Store(Subscriptions, Polls, Deliveries, Histories, Actors, Audits, HomeViews):
+class Store(Subscriptions, Polls, Deliveries, Histories, Actors, Audits, ResponseUrls, HomeViews):
     """Every read and write of the watcher's state; async methods run in a worker thread."""
 
     def __init__(self, url: str) -> None:

@@ -26,6 +26,8 @@ from bot.watch.transitions import STATUS_MAX_CHARS
 # watcher before it reaches a column. Error codes and reasons are cut to fit.
 NAME_MAX_CHARS = 64
 REASON_MAX_CHARS = 64
+# A Slack response_url is about 100 characters; a longer one is not kept (the person hears in a DM).
+RESPONSE_URL_MAX_CHARS = 2000
 
 
 class DeliveryState(StrEnum):
@@ -195,3 +197,15 @@ class HomeViewRow(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConfirmationRow(Base):
+    """Where to say a confirmed Stop or Start was done: the response_url of the command or click that
+    opened the confirmation, under its idempotency key. Kept here rather than in the modal, which Slack's
+    client holds; taken when the confirmation is submitted, and gone after the response_url's 30 minutes."""
+
+    __tablename__ = "confirmations"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    response_url: Mapped[str] = mapped_column(String(RESPONSE_URL_MAX_CHARS))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

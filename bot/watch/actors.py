@@ -4,7 +4,8 @@ An alert never waits for it. Once a channel's timeline of a new episode is poste
 the channel's delivery worker) takes the episode's one lookup in the store (``episode_actors``: taken once,
 found or not, so it is never asked twice, even by another replica), asks Gcore for the newest action on the
 deployment between a while before the episode opened and just after (unless an operator started or stopped
-it from Slack shortly before: then they are named, from the bot's own audit), remembers who did it, and edits each
+it from Slack shortly before, and the episode's new status is what that action leads to: then they are named,
+from the bot's own audit), remembers who did it, and edits each
 channel's timeline of the episode to name them. ``bot.watch.placement`` reads the stored actor whenever it
 renders a timeline, so every later edit keeps it. The lookup is bounded (``LOOKUP_TIMEOUT_SECONDS``); when
 it fails, or the key may not read the audit log, the timeline says nothing of an actor, and the log says
@@ -19,9 +20,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from bot.audit import Operation, operation_for
 from bot.gcore.client import GcoreClient
 from bot.gcore.errors import GcoreAuthError, GcoreError
-from bot.gcore.models import UserAction
+from bot.gcore.models import DeploymentStatus, UserAction
 from bot.history import EpisodeActor
 from bot.slack.api import WebApi
 from bot.slack.errors import SlackCallFailed
@@ -64,6 +66,17 @@ def actor_of(actions: Sequence[UserAction], until: datetime) -> EpisodeActor | N
             who = action.email or (f"user {action.user_id}" if action.user_id is not None else None)
             if who:
                 return EpisodeActor(who=who, action=action.action_type, at=action.timestamp)
+    return None
+
+
+def led_to(status: str | None) -> Operation | None:
+    """The action whose result an episode opening in ``status`` can be: a stop (it is stopped now) or a
+    start (it serves or is rolling out); none for any other status."""
+    offered = operation_for(DeploymentStatus.__members__.get(status or "", DeploymentStatus.UNKNOWN))
+    if offered is Operation.START:
+        return Operation.STOP
+    if offered is Operation.STOP:
+        return Operation.START
     return None
 
 
@@ -140,9 +153,16 @@ class ActorLookup:
         opened = datetime.fromtimestamp(first.episode / 1000, UTC) if first.episode else first.at
         opened = min(opened, first.at)
         until = opened + CLOCK_SKEW
-        # A start or stop confirmed in Slack shortly before names its operator; Gcore's log would only name
-        # the owner of the bot's API key.
-        ours = await self._store.last_done(first.project_id, first.name, opened - OWN_ACTIONS_BEFORE, until)
+        # A start or stop confirmed in Slack shortly before names its operator (Gcore's log would only name
+        # the owner of the bot's API key), when the episode is what it leads to: a stop is not the cause of
+        # an episode of serving again, which someone else's start in Gcore is.
+        action = led_to(first.new_status)
+        since = opened - OWN_ACTIONS_BEFORE
+        ours = (
+            None
+            if action is None
+            else await self._store.last_done(first.project_id, first.name, since, until, action)
+        )
         if ours is not None:
             return EpisodeActor(who=ours.user_id, action=ours.action.value, at=ours.at, in_slack=True)
         try:
