@@ -12,9 +12,12 @@ from typing import Any, Literal, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from bot.errors import ArgumentProblem, BadArgument
-from bot.gcore.models import deployment_name_problem
+from bot.gcore.models import MAX_PROJECT_ID, deployment_name_problem
 
 ValueT = TypeVar("ValueT", bound=BaseModel)
+# The largest id or page number a value may name: the store's ids are INTEGER columns, and a larger one
+# would fail on PostgreSQL ("integer out of range") instead of being a stale button.
+MAX_ROW_ID = 2**31 - 1
 
 
 class ActionId(StrEnum):
@@ -59,7 +62,7 @@ class DeploymentRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    project_id: int = Field(gt=0)
+    project_id: int = Field(gt=0, le=MAX_PROJECT_ID)
     name: str
 
     _name = field_validator("name")(_deployment_name)
@@ -77,7 +80,8 @@ class SubscriptionRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: int = Field(gt=0)
+    # A subscription's id: an INTEGER column, so refused past it before any query.
+    id: int = Field(gt=0, le=MAX_ROW_ID)
 
 
 class ListPage(BaseModel):
@@ -85,8 +89,8 @@ class ListPage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    project_id: int = Field(gt=0)
-    page: int = Field(ge=0)
+    project_id: int = Field(gt=0, le=MAX_PROJECT_ID)
+    page: int = Field(ge=0, le=MAX_ROW_ID)
     # ``list --problems``: only the deployments that need attention.
     problems: bool = False
 
@@ -103,7 +107,7 @@ class OperationRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    project_id: int = Field(gt=0)
+    project_id: int = Field(gt=0, le=MAX_PROJECT_ID)
     name: str
     action: Literal["stop", "start"]
     key: str = Field(pattern=r"^[0-9a-f]{32}$")

@@ -8,11 +8,13 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import SIGNING_SECRET, RunningBot
+from bot.actions import ActionId
+from tests.conftest import SIGNING_SECRET, RunningBot, start_bot
 from tests.fakes.gcore import FakeGcore
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import form_body, signed_headers, slash_command
@@ -127,3 +129,31 @@ def test_a_signed_payload_of_the_wrong_shape_is_400(bot: RunningBot, slack: Fake
 
 def interactive_body_of(raw_payload: str) -> str:
     return urlencode({"payload": raw_payload})
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value"),
+    [
+        (ActionId.UNWATCH_SUBSCRIPTION, {"id": 2**31}),
+        (ActionId.REFRESH, {"project_id": 2**31, "name": "my-instance"}),
+        (ActionId.LIST_NEXT, {"project_id": 1, "page": 2**63}),
+    ],
+)
+def test_an_id_past_what_the_database_holds_is_a_stale_button_on_postgresql(
+    postgres_url: str,
+    gcore: FakeGcore,
+    slack: FakeSlack,
+    tmp_path: Path,
+    action_id: str,
+    value: dict[str, int],
+) -> None:
+    gcore.reset()
+    slack.clear()
+    bot = start_bot(gcore, slack, tmp_path, DATABASE_URL=postgres_url)
+    try:
+        click = {"action_id": action_id, "value": json.dumps(value)}
+        reply = bot.reply(bot.click(click)).body
+        assert reply["text"] == "This button is out of date; run the command again for a fresh one."
+        assert "unexpected error" not in bot.log() and not gcore.requests
+    finally:
+        bot.stop()
