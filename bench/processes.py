@@ -58,6 +58,8 @@ def start(module: str, fakes: RemoteFakes, workdir: Path, **extra: str) -> BotPr
         GCORE_API_KEY=GCORE_KEY,
         GCORE_BASE_URL=fakes.gcore_url,
         GCORE_CLOUD_PROJECT_ID="1",
+        # The benchmark watches many projects of its own.
+        ALLOWED_PROJECT_IDS="*",
         HOST="127.0.0.1",
         PORT=str(port),
         LOG_LEVEL="WARNING",
