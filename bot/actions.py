@@ -136,3 +136,14 @@ def read_value(model: type[ValueT], body: dict[str, Any], access: ProjectCheck) 
     if isinstance(project_id, int):
         access.check_project(project_id)
     return value
+
+
+def message_channel(body: dict[str, Any]) -> str:
+    """The channel of a click on a message. Slack sends every such click with its channel and a
+    response_url; one lacking either (no Slack client sends it) is a stale button, answered where it can
+    be, before anything is asked of Gcore or the store."""
+    channel = body.get("channel")
+    channel_id = channel.get("id") if isinstance(channel, dict) else None
+    if not isinstance(channel_id, str) or not channel_id or not body.get("response_url"):
+        raise BadArgument(ArgumentProblem.STALE_BUTTON)
+    return channel_id

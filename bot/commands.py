@@ -54,6 +54,9 @@ class ParsedCommand:
 
 
 def _parse_project(raw: str) -> int:
+    if not raw:
+        # ``project=`` with nothing after it.
+        raise BadArgument(ArgumentProblem.NEEDS_VALUE, value=_PROJECT_FLAG)
     # isascii: "²" and "①" pass isdigit() but int() refuses them; the length bound keeps int() away from
     # a 5,000-digit number before the range check does.
     digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PROJECT_ID))

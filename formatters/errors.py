@@ -26,6 +26,7 @@ USAGE = {
     "stop": f"`{COMMAND} stop my-instance`",
     "start": f"`{COMMAND} start my-instance`",
     "logs": f"`{COMMAND} logs my-instance` (`--lines 50`, `--region Amsterdam`)",
+    "audit": f"`{COMMAND} audit my-instance` (or no name, for every deployment)",
 }
 NEEDS_VALUE_EXAMPLES = {
     "--project": "`--project 42`",

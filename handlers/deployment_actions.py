@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.actions import ActionId, CardRef, DeploymentRef, read_value
+from bot.actions import ActionId, CardRef, DeploymentRef, message_channel, read_value
 from bot.errors import UserFacingError
 from bot.operations.cards import deployment_for_card, with_region_names
 from bot.services import Services
@@ -53,18 +53,18 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_refresh(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(CardRef, body, services.access)
-        card = await _card(
-            services, body["channel"]["id"], ref, shared_by=ref.shared_by, in_channel=ref.in_channel
-        )
+        card = await _card(services, channel_id, ref, shared_by=ref.shared_by, in_channel=ref.in_channel)
         await respond(**card.as_kwargs(), replace_original=True)
 
     @app.action(ActionId.SHARE)
     @replies_on_error
     async def on_share(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(CardRef, body, services.access)
-        card = await _card(services, body["channel"]["id"], ref, shared_by=body["user"]["id"])
+        card = await _card(services, channel_id, ref, shared_by=body["user"]["id"])
         # Posting through response_url works in any channel the command ran in, member or not.
         await respond(**card.as_kwargs(), response_type="in_channel", replace_original=False)
         await respond(delete_original=True)
@@ -92,8 +92,9 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_show_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(DeploymentRef, body, services.access)
-        card = await _card(services, body["channel"]["id"], ref)
+        card = await _card(services, channel_id, ref)
         await respond(**card.as_kwargs(), response_type="ephemeral", replace_original=False)
 
     @app.action(ActionId.OPEN_ADDRESS)

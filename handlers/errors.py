@@ -39,7 +39,8 @@ def describe_error(error: Exception) -> Message:
 async def reply_with_error(error: Exception, respond: AsyncRespond | None) -> None:
     """Tell the person what went wrong, next to whatever they clicked or typed."""
     message = describe_error(error)
-    if respond is not None:
+    # Bolt's respond raises without a response_url: a click Slack sent without one has nowhere to be told.
+    if respond is not None and respond.response_url:
         await respond(**message.as_kwargs(), response_type="ephemeral", replace_original=False)
 
 

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.actions import ActionId, ListPage, read_value
+from bot.actions import ActionId, ListPage, message_channel, read_value
 from bot.operations.cards import with_region_names
 from bot.services import Services
 from formatters.listing import render_deployment_list
@@ -21,6 +21,8 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_page(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        # A list is a message in a channel: a click from anywhere else has nowhere to be answered.
+        message_channel(body)
         page = read_value(ListPage, body, services.access)
         deployments, regions = await with_region_names(
             services, services.gcore.list_deployments(page.project_id)

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.actions import ActionId, DeploymentRef, SubscriptionRef, read_value
+from bot.actions import ActionId, DeploymentRef, SubscriptionRef, message_channel, read_value
 from bot.operations.cards import deployment_for_card, with_region_names
 from bot.operations.watching import subscribe, unsubscribe
 from bot.services import Services
@@ -27,6 +27,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_watch(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(DeploymentRef, body, services.access)
         user_id = body["user"]["id"]
         done, regions = await with_region_names(
@@ -34,7 +35,7 @@ def register(app: AsyncApp, services: Services) -> None:
             subscribe(
                 services,
                 services.slack,
-                channel_id=body["channel"]["id"],
+                channel_id=channel_id,
                 user_id=user_id,
                 project_id=ref.project_id,
                 target=ref.name,
@@ -59,8 +60,9 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_unwatch(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(DeploymentRef, body, services.access)
-        done = await unsubscribe(services, body["channel"]["id"], ref.project_id, ref.name)
+        done = await unsubscribe(services, channel_id, ref.project_id, ref.name)
         user_id = body["user"]["id"]
         if done.removed is None and done.watches_all:
             choice = render_unwatch_choice(ref)
@@ -76,8 +78,8 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_unwatch_row(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(SubscriptionRef, body, services.access)
-        channel_id = body["channel"]["id"]
         removed = await services.store.unsubscribe_id(ref.id, channel_id)
         remaining = await services.store.channel_subscriptions(channel_id)
         await respond(**render_watching(remaining).as_kwargs(), replace_original=True)
@@ -89,8 +91,8 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_mute(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(DeploymentRef, body, services.access)
-        channel_id = body["channel"]["id"]
         if await services.store.mute(channel_id, ref.project_id, ref.name) is None:
             said = unwatch_reply(
                 None, ref.name, ref.project_id, watches_all=False, user_id=body["user"]["id"]
@@ -104,8 +106,9 @@ def register(app: AsyncApp, services: Services) -> None:
     @replies_on_error
     async def on_unwatch_project(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(DeploymentRef, body, services.access)
-        done = await unsubscribe(services, body["channel"]["id"], ref.project_id, ALL_DEPLOYMENTS)
+        done = await unsubscribe(services, channel_id, ref.project_id, ALL_DEPLOYMENTS)
         user_id = body["user"]["id"]
         await respond(
             **unwatch_reply(done.removed, ALL_DEPLOYMENTS, ref.project_id, watches_all=False, user_id=user_id)
@@ -116,8 +119,9 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_alert_card(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
         # The clicker's own card, ephemeral: the channel's alert stays as it is for everyone else.
         await ack()
+        channel_id = message_channel(body)
         ref = read_value(DeploymentRef, body, services.access)
-        found = await deployment_for_card(services, body["channel"]["id"], ref.project_id, ref.name)
+        found = await deployment_for_card(services, channel_id, ref.project_id, ref.name)
         card = render_deployment_card(
             found.deployment,
             services.clock(),

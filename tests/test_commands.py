@@ -51,6 +51,8 @@ def test_parse(text: str, expected: ParsedCommand) -> None:
         ("watch my-instance --loud", "I don't know the option `--loud`"),
         ("list --project abc", "`abc` is not a project number"),
         ("list project=0", "`0` is not a project number"),
+        # Found by tests/test_properties_commands.py: it was "`` is not a project number".
+        ("list project= 7", "`--project` needs a value, as in `--project 42`"),
         ("list --project <!channel>", "`&lt;!channel&gt;` is not a project number"),
         # Unicode digits pass str.isdigit() and int() refuses them.
         ("list --project ²", "`²` is not a project number"),
@@ -78,6 +80,8 @@ def test_the_largest_project_id_is_taken() -> None:
     [
         ("status", "Which deployment?"),
         ("status a b", "One deployment at a time"),
+        # Found by tests/test_properties_commands.py: the example was `status`'s.
+        ("audit a b", "One deployment at a time, please: `/inference audit my-instance`"),
         ("status abc", "4 to 30 characters"),
         ("status " + "a" * 31, "4 to 30 characters"),
         ("status My_Instance", "lowercase letters, digits and dashes"),

@@ -16,8 +16,15 @@ import pytest
 from bot.actions import ActionId
 from tests.conftest import SIGNING_SECRET, RunningBot, start_bot
 from tests.fakes.gcore import FakeGcore
+from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import form_body, signed_headers, slash_command
+from tests.fakes.slack_requests import (
+    block_action,
+    form_body,
+    interactive_body,
+    signed_headers,
+    slash_command,
+)
 
 MEGABYTE = 1024 * 1024
 
@@ -157,3 +164,35 @@ def test_an_id_past_what_the_database_holds_is_a_stale_button_on_postgresql(
         assert "unexpected error" not in bot.log() and not gcore.requests
     finally:
         bot.stop()
+
+
+# Found by tests/test_properties_payloads.py: a click without its channel got an error id (a KeyError in the
+# listener), and one without a response_url raised out of the error path itself.
+@pytest.mark.parametrize("action_id", [ActionId.WATCH_DEPLOYMENT, ActionId.SHOW_HISTORY, ActionId.REFRESH])
+def test_a_click_without_its_channel_is_a_stale_button(
+    bot: RunningBot, gcore: FakeGcore, slack: FakeSlack, action_id: str
+) -> None:
+    response_url = slack.new_response_url()
+    payload = block_action(action_id, '{"project_id": 1, "name": "my-instance"}', response_url=response_url)
+    del payload["channel"]
+    logged = len(bot.log())
+    gcore.clear_requests()
+    assert bot.post_signed(interactive_body(payload)).status_code == 200
+    reply = bot.reply(response_url.rsplit("/", 1)[-1]).body
+    assert reply["text"] == "This button is out of date; run the command again for a fresh one."
+    assert not gcore.requests and "unexpected error" not in bot.log()[logged:]
+
+
+@pytest.mark.parametrize("value", ["", '{"project_id": 1, "name": "my-instance"}'])
+def test_a_click_without_a_response_url_is_answered_by_nothing_and_raises_nothing(
+    bot: RunningBot, gcore: FakeGcore, slack: FakeSlack, value: str
+) -> None:
+    payload = block_action(ActionId.SHOW_LOGS, value, response_url="")
+    del payload["response_url"]
+    logged = len(bot.log())
+    gcore.clear_requests()
+    assert bot.post_signed(interactive_body(payload)).status_code == 200
+    # The stale button's sentence is logged, with nowhere to send it.
+    wait_for(lambda: "request failed: stale_button" in bot.log()[logged:])
+    assert "Traceback" not in bot.log()[logged:] and "unexpected error" not in bot.log()[logged:]
+    assert not gcore.requests and not slack.responses()
