@@ -9,17 +9,19 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings, SettingsError, load_database_settings, load_settings
+from bot.lifecycle import Drain, stop_on_signals, web_server
+from bot.log_format import log_formatter
 from bot.services import Services
 from bot.slack.api import SlackApi, web_client
 from bot.slack.auth import StartupError, TokenRecheck, check_slack_token
+from bot.slack.listeners import RunningListeners
 from bot.slack.pacing import ChannelRateLimiter
-from bot.slack.web import create_web_app
+from bot.slack.web import AckedRequests, create_web_app
 from bot.store import DatabaseInUse, migrate
 from bot.store.engine import create_database_engine
 from bot.watch.actors import LOOKBACK_MARGIN, ActorLookup
@@ -37,19 +39,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot")
 
-SHUTDOWN_GRACE_SECONDS = 5
-
 # Libraries whose DEBUG output carries request bodies (response_url, socket envelopes): never below INFO.
 _CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "httpx", "httpcore", "uvicorn.access", "apscheduler")
 
 
 def configure_logging(settings: Settings) -> None:
-    """One log format for the bot and its libraries."""
-    logging.basicConfig(
-        level=settings.log_level_number,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """One log format for the bot and its libraries: text, or one JSON object per line (LOG_FORMAT)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter(settings))
+    logging.basicConfig(level=settings.log_level_number, handlers=[handler])
     quiet_libraries(settings.log_level_number)
 
 
@@ -71,6 +69,7 @@ def start_watching(
     poster = SlackApi(
         web_client(settings.slack_bot_token.get_secret_value(), str(settings.slack_api_url), for_alerts=True),
         limiter=pacing,
+        on_error=services.metrics.count_slack_error,
     )
     pauses = ChannelPauses(poster, services.store, recheck_seconds=settings.paused_channel_recheck_seconds)
     interval = timedelta(seconds=settings.watch_interval_seconds)
@@ -114,6 +113,7 @@ def start_watching(
         allows_channel=services.access.allows_channel,
         digest_key=digest_key(settings.gcore_api_key.get_secret_value()),
         home=home,
+        metrics=services.metrics,
     )
 
     async def recheck_paused_channels() -> None:
@@ -169,65 +169,66 @@ async def serve(
         # Slack could not be asked at start: not ready until it confirms the token.
         recheck = TokenRecheck(services.slack, services.health).wait_until_valid()
         loops.append(asyncio.create_task(recheck, name="token-check"))
+    acked, listeners = AckedRequests(app), RunningListeners(app)
     web = create_web_app(
         app,
         services.health,
         serve_events=not settings.socket_mode,
         signing_secret=settings.signing_secret,
         database_ready=services.store.ready,
+        acked=acked,
+        metrics=services.metrics,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            web,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            # A stop is bounded: connections still open after this are closed, not waited for.
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        )
-    )
-    stopper = asyncio.create_task(_exit_when_set(shutdown, server)) if shutdown is not None else None
+    server = web_server(web, settings.host, settings.port)
+    socket = _socket_mode(app, settings)
+    # A stop drains (bot/lifecycle.py): nothing new is taken, and what was taken is finished.
+    drain = Drain(services.health, server, seconds=settings.shutdown_seconds)
+    if socket is not None:
+        drain.stops_taking(socket.close_async)
+    drain.stops_taking(scheduler.pause)
+    for background in loops:
+        drain.stops_taking(background.cancel)
+    drain.waits_for("Slack requests acknowledged, not yet dispatched", acked)
+    drain.waits_for("Slack requests still being answered", listeners)
+    drain.waits_for("channels still delivering an alert", notifier)
+    stop = shutdown or asyncio.Event()
+    tasks = [*loops, asyncio.create_task(drain.run(stop), name="drain")]
+    if socket is not None:
+        # In the background: the health checks answer while Slack cannot be reached.
+        tasks.append(asyncio.create_task(_connect(socket, settings.port), name="socket-mode"))
+    else:
+        log.info("serving Slack requests on port %d", settings.port)
     try:
-        if settings.socket_mode:
-            # Imported here: it costs HTTP mode a fifth of its start-up on a slow disk (docs/performance.md).
-            from bot.slack.socket_mode import PatientSocketModeHandler
-
-            assert settings.slack_app_token is not None
-            token, api_url = settings.slack_app_token.get_secret_value(), str(settings.slack_api_url)
-            socket = PatientSocketModeHandler(app, token, api_url)
-            # In the background: the health checks answer while Slack cannot be reached.
-            connecting = asyncio.create_task(_connect(socket, settings.port), name="socket-mode")
-            try:
-                await server.serve()
-            finally:
-                connecting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await connecting
-                await socket.close_async()  # type: ignore[no-untyped-call]
-        else:
-            log.info("serving Slack requests on port %d", settings.port)
+        # python -m bot stops on SIGTERM or SIGINT; a bot run in-process (tests) when ``shutdown`` is set.
+        with stop_on_signals(stop) if shutdown is None else contextlib.nullcontext():
             await server.serve()
     finally:
         scheduler.shutdown(wait=False)
-        for task in (*loops, stopper):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if socket is not None:
+            await socket.close_async()  # type: ignore[no-untyped-call]
         await notifier.aclose()
         await actors.aclose()
         await services.aclose()
 
 
+def _socket_mode(app: AsyncApp, settings: Settings) -> PatientSocketModeHandler | None:
+    """Socket Mode's connection, not yet open; None in HTTP mode."""
+    if settings.slack_app_token is None:
+        return None
+    # Imported here: it costs HTTP mode a fifth of its start-up on a slow disk (docs/performance.md).
+    from bot.slack.socket_mode import PatientSocketModeHandler
+
+    token, api_url = settings.slack_app_token.get_secret_value(), str(settings.slack_api_url)
+    return PatientSocketModeHandler(app, token, api_url)
+
+
 async def _connect(socket: PatientSocketModeHandler, port: int) -> None:
     await socket.connect_async()  # type: ignore[no-untyped-call]
     log.info("connected to Slack in Socket Mode; health checks on port %d", port)
-
-
-async def _exit_when_set(shutdown: asyncio.Event, server: uvicorn.Server) -> None:
-    await shutdown.wait()
-    server.should_exit = True
 
 
 DB_USAGE = "usage: python -m bot [db upgrade | db current]"

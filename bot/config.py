@@ -75,14 +75,24 @@ class Settings(DatabaseSettings):
     # Who may start and stop deployments: users, and members of user groups. Neither set: nobody.
     operator_user_ids: CommaList = frozenset()
     operator_usergroup_ids: CommaList = frozenset()
+    # A stop (SIGTERM) finishes what was taken within this, then exits 0: match the orchestrator's grace
+    # period (Kubernetes: terminationGracePeriodSeconds, 30 by default).
+    shutdown_seconds: float = Field(default=10.0, ge=3, le=600)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # text, or json: one JSON object per line.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator(
         "slack_signing_secret", "slack_app_token", "gcore_cloud_project_id", "gcore_portal_url", mode="before"

@@ -12,7 +12,7 @@ class Health:
     slack_token_rejected: str | None = None
     # Whether Slack has accepted the token (auth.test) since start; False while Slack could not be asked.
     slack_token_checked: bool = False
-    # Set when the bot is stopping: no new Slack requests are taken.
+    # Set when the bot is stopping (bot/lifecycle.py): no new Slack request is taken, no new delivery started.
     draining: bool = False
 
     @property

@@ -18,6 +18,8 @@ ALL = (
     "ALLOWED_PROJECT_IDS",
     "ALLOWED_CHANNEL_IDS",
     "ALLOW_EXTERNAL_USERS",
+    "SHUTDOWN_SECONDS",
+    "LOG_FORMAT",
     "OPERATOR_USER_IDS",
     "OPERATOR_USERGROUP_IDS",
     "PORT",
@@ -163,6 +165,8 @@ def test_a_list_without_a_default_project_is_enough(monkeypatch: pytest.MonkeyPa
             "GCORE_CLOUD_PROJECT_ID must be one of ALLOWED_PROJECT_IDS",
         ),
         ({"ALLOW_EXTERNAL_USERS": "perhaps"}, "ALLOW_EXTERNAL_USERS "),
+        # Two seconds of the stop are for closing: less than three leaves nothing to finish the work in.
+        ({"SHUTDOWN_SECONDS": "1"}, "SHUTDOWN_SECONDS Input should be greater than or equal to 3"),
     ],
 )
 def test_bad_access_settings_are_refused_and_named(

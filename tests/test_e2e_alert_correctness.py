@@ -336,7 +336,8 @@ def test_a_second_process_on_one_sqlite_file_refuses_to_start(
 def test_one_channels_trouble_delays_no_other_channel(
     bots: list[WatchBot], fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path, trouble: str
 ) -> None:
-    watcher = start(bots, fakes, tmp_path)
+    # The trouble outlasts the test: the stop cuts the post still waiting short after 1 s (3 - 2 to close).
+    watcher = start(bots, fakes, tmp_path, SHUTDOWN_SECONDS="3")
     watcher.watch("watch my-instance --flat")
     assert watcher.bot.reply(watcher.bot.command("watch my-instance --flat", channel_id=OTHER)).body
     slack = watcher.slack
@@ -360,7 +361,8 @@ def test_one_channels_trouble_delays_no_other_channel(
 def test_slow_commands_leave_the_watcher_its_own_capacity(
     bots: list[WatchBot], fakes: tuple[FakeGcore, FakeSlack], tmp_path: Path
 ) -> None:
-    watcher = start(bots, fakes, tmp_path)
+    # Sixty commands still wait on Gcore at the end: the stop cuts them short after 1 s.
+    watcher = start(bots, fakes, tmp_path, SHUTDOWN_SECONDS="3")
     watcher.watch()
     watcher.gcore.set_delay(20.0, path=GET_PATH)
     for _ in range(60):

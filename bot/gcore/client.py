@@ -39,6 +39,7 @@ from bot.gcore.models import (
     UserAction,
     UserActionResource,
 )
+from bot.gcore.outcomes import endpoint_of, outcome_of
 from bot.gcore.parsing import ModelT, RawPage, UnreadableItem, parse, parse_items
 from bot.gcore.retry import RETRY_STATUSES, RetryPolicy, retry_after_of
 from bot.masking import mask_secrets
@@ -121,7 +122,9 @@ class GcoreClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
         tls: ssl.SSLContext | None = None,
+        observe: Callable[[str, str], None] = lambda endpoint, outcome: None,
     ) -> None:
+        """``observe`` hears of each attempt: its endpoint and outcome (``bot.gcore.outcomes``)."""
         self._http = httpx.AsyncClient(
             verify=tls or True,
             base_url=base_url.rstrip("/"),
@@ -133,7 +136,7 @@ class GcoreClient:
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._deadline = deadline
         self._retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self._sleep, self._observe = sleep, observe
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
@@ -311,8 +314,7 @@ class GcoreClient:
             attempt += 1
             last = attempt >= self._retry.attempts
             try:
-                async with self._in_flight, asyncio.timeout(self._deadline):
-                    response = await self._http.request(method, path, params=params)
+                response = await self._attempt(method, path, params)
             except TimeoutError:
                 raise GcoreUnavailable(
                     f"no whole answer within {self._deadline:g} s on {method} {path}"
@@ -351,6 +353,17 @@ class GcoreClient:
             if 400 <= status < 500 and status != 404:
                 raise GcoreRequestRejected(status, _api_message(response))
             return response
+
+    async def _attempt(self, method: str, path: str, params: dict[str, Any] | None) -> httpx.Response:
+        """One request within the deadline, its endpoint and outcome told to the observer."""
+        try:
+            async with self._in_flight, asyncio.timeout(self._deadline):
+                response = await self._http.request(method, path, params=params)
+        except Exception as error:
+            self._observe(endpoint_of(path), outcome_of(error))
+            raise
+        self._observe(endpoint_of(path), outcome_of(response))
+        return response
 
 
 def _names(resource: UserActionResource, name: str) -> bool:

@@ -71,16 +71,25 @@ class WebApi(Protocol):
 class SlackApi:
     """Web API calls with classified failures; ``paced`` adds the per-channel pacing alerts need."""
 
-    def __init__(self, client: AsyncWebClient, *, limiter: ChannelRateLimiter | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        limiter: ChannelRateLimiter | None = None,
+        on_error: Callable[[str, str], None] = lambda method, code: None,
+    ) -> None:
+        """``on_error`` hears of each failed call: the method and Slack's error code (``bot.metrics``)."""
         self.client = client
-        self._limiter = limiter or ChannelRateLimiter()
+        self._limiter, self._on_error = limiter or ChannelRateLimiter(), on_error
 
     async def call(self, method: str, **kwargs: Any) -> Any:
         """Call ``method`` (``chat_postMessage``, …); ``SlackCallFailed`` on any failure."""
         try:
             return await getattr(self.client, method)(**kwargs)
         except Exception as error:
-            raise SlackCallFailed(classify(error)) from None
+            failure = classify(error)
+            self._on_error(method, failure.code)
+            raise SlackCallFailed(failure) from None
 
     async def paced(
         self,

@@ -1,5 +1,6 @@
-"""ASGI routes: ``POST /slack/events`` (HTTP mode only), ``GET /healthz`` (live) and ``GET /readyz``
-(ready: the database answers at the newest revision, Slack accepted the token, and the bot is not stopping).
+"""ASGI routes: ``POST /slack/events`` (HTTP mode only), ``GET /healthz`` (live), ``GET /readyz``
+(ready: the database answers at the newest revision, Slack accepted the token, and the bot is not stopping)
+and ``GET /metrics`` (Prometheus: ``bot.metrics``).
 
 A request body is read while it streams and refused with 413 past ``MAX_BODY_BYTES``, before it is held in
 memory; a body that is not UTF-8 gets 400; then its signature is checked (401 for a missing, forged, stale
@@ -9,6 +10,8 @@ Slash commands and button clicks are acknowledged here, as soon as their signatu
 to Bolt in the background: every listener of ours acks with an empty body, so waiting for Bolt's own ack
 (its middleware chain and its 10 ms ack polling) only delays Slack's 200. Under a burst of requests that
 wait was most of the ack time (docs/performance.md). Anything else goes through Bolt as usual.
+
+While the bot stops (``Health.draining``), every new request gets 503 before its body is read.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import parse_qs
 
@@ -29,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.health import Health
+from bot.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +136,22 @@ class AckedRequests:
         """Requests acknowledged but not yet started."""
         return self._queue.qsize()
 
+    def in_flight(self) -> int:
+        """Requests acknowledged whose dispatch has not returned: queued, or in Bolt before their listener."""
+        return self._queue.qsize() + len(self._running)
+
+    async def finish(self) -> None:
+        """Wait until every acknowledged request has been through Bolt's dispatch (its listener started, and
+        followed by ``RunningListeners``)."""
+        await self._queue.join()
+
+    async def aclose(self) -> None:
+        """Stop: the requests still queued are dropped, the dispatches under way cancelled."""
+        tasks = [*self._running, *([self._consumer] if self._consumer else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def submit(self, body: str, headers: dict[str, str | Sequence[str]]) -> None:
         """Queue an acknowledged request for Bolt."""
         if self._consumer is None:
@@ -142,8 +163,12 @@ class AckedRequests:
             request = await self._queue.get()
             task = asyncio.create_task(self._dispatch(request))
             self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            task.add_done_callback(self._dispatched)
             await asyncio.sleep(0)
+
+    def _dispatched(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._queue.task_done()
 
     async def _dispatch(self, request: AsyncBoltRequest) -> None:
         try:
@@ -168,13 +193,23 @@ def create_web_app(
     serve_events: bool,
     signing_secret: str = "",
     database_ready: Callable[[], Awaitable[bool]] = no_database,
+    acked: AckedRequests | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
-    """The ASGI app; in Socket Mode it serves only the health checks."""
+    """The ASGI app; in Socket Mode it serves only the health checks. ``acked`` runs the requests acked
+    early; the caller passes its own to wait for them when the bot stops. ``metrics`` (the bot's own; else
+    a registry of this app's) is served at ``GET /metrics`` and times each ack."""
     handler = AsyncSlackRequestHandler(app)
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
-    acked = AckedRequests(app)
+    acked_early = acked if acked is not None else AckedRequests(app)
+    meter = metrics if metrics is not None else Metrics()
 
     async def slack_events(request: Request) -> Response:
+        received = time.perf_counter()
+        if health.draining:
+            # Stopping: nothing new is taken. Slack retries an event elsewhere; a command or a click shows
+            # the person Slack's error, and they try again on a replica that is ready.
+            return Response(status_code=503)
         if verifier is None:
             return await handler.handle(request)
         raw = await read_body(request)
@@ -190,11 +225,14 @@ def create_web_app(
             return Response(status_code=401)
         if malformed(body):
             return Response(status_code=400)
-        if acked.backlog < MAX_BACKLOG and acks_empty(body):
-            acked.submit(body, {**headers})
+        if acked_early.backlog < MAX_BACKLOG and acks_empty(body):
+            acked_early.submit(body, {**headers})
+            meter.observe_ack("fast", time.perf_counter() - received)
             return Response(status_code=200)
         bolt_request = AsyncBoltRequest(body=body, query=dict(request.query_params), headers={**headers})
-        return to_starlette_response(await app.async_dispatch(bolt_request))
+        response = to_starlette_response(await app.async_dispatch(bolt_request))
+        meter.observe_ack("bolt", time.perf_counter() - received)
+        return response
 
     async def healthz(_: Request) -> Response:
         return JSONResponse(health.report(), status_code=200 if health.ok else 503)
@@ -208,7 +246,14 @@ def create_web_app(
         report = health.readiness(database_ready=database)
         return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+    async def metrics_page(_: Request) -> Response:
+        return Response(await meter.exposition(), media_type=CONTENT_TYPE)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+    ]
     if serve_events:
         routes.append(Route(EVENTS_PATH, slack_events, methods=["POST"]))
     return Starlette(routes=routes)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 
 from bot.store.convert import to_transition
 from bot.store.engine import threaded, utc
@@ -80,6 +80,38 @@ class Deliveries(Leadership):
                 )
                 for delivery, transition in session.execute(query).all()
             ]
+
+    @threaded
+    def oldest_open_delivery(self) -> datetime | None:
+        """When the transition of the oldest delivery not yet done was recorded; None when none is open."""
+        with self._sessions() as session:
+            oldest = session.scalar(
+                select(func.min(TransitionRow.at))
+                .join(DeliveryRow, DeliveryRow.transition_id == TransitionRow.id)
+                .where(DeliveryRow.state.in_(OPEN_STATES))
+            )
+            return None if oldest is None else utc(oldest)
+
+    @threaded
+    def delivery_outcomes(self) -> dict[str, int]:
+        """How deliveries ended: ``posted`` (done, with a message of its own), ``updated`` (done as an edit
+        alone), ``skipped`` (its channel paused), ``failed`` (given up); and ``retried``, the failed attempts
+        that were tried again."""
+        outcomes = dict.fromkeys(("posted", "updated", "skipped", "failed", "retried"), 0)
+        posted = DeliveryRow.ts.is_not(None).label("posted")
+        query = select(DeliveryRow.state, posted, func.count(), func.sum(DeliveryRow.attempts)).group_by(
+            DeliveryRow.state, posted
+        )
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        for state, has_message, count, attempts in rows:
+            if state == DeliveryState.DONE:
+                outcomes["posted" if has_message else "updated"] += count
+            elif state in (DeliveryState.SKIPPED, DeliveryState.FAILED):
+                outcomes[state] += count
+            # A failed delivery's last attempt was not tried again.
+            outcomes["retried"] += (attempts or 0) - (count if state == DeliveryState.FAILED else 0)
+        return outcomes
 
     @threaded
     def channel_story(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -213,6 +213,12 @@ class Subscriptions(StoreBase):
                 .values(state=DeliveryState.SKIPPED, last_error=reason)
             )
             return paused
+
+    @threaded
+    def subscription_count(self) -> int:
+        """How many subscriptions there are, paused ones included."""
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).select_from(SubscriptionRow)) or 0
 
     @threaded
     def paused_channels(self) -> list[str]:

@@ -151,6 +151,14 @@ class Notifier:
             worker.cancel()
         self._claimed.clear()
 
+    def in_flight(self) -> int:
+        """Channels whose worker is delivering."""
+        return len(self._workers)
+
+    async def finish(self) -> None:
+        """Wait for the workers; once the bot is stopping, each ends after the delivery it is on."""
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
     async def aclose(self) -> None:
         """Stop the delivery workers; what they left ``sending`` is looked up on the next start."""
         workers = list(self._workers.values())
@@ -180,7 +188,7 @@ class Notifier:
         """Deliver in order; how many were done, and whether the queue was worked through."""
         delivered = 0
         for job in jobs:
-            if not self._health.ok:
+            if not self._health.ok or self._health.draining:
                 return delivered, False
             try:
                 await self._deliver(job)

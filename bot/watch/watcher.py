@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.gcore.client import GcoreClient, PageShape, StatusListing
 from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
+from bot.metrics import Metrics
 from bot.store import NAME_MAX_CHARS, Store
 from bot.watch.home import HomePublisher
 from bot.watch.notifier import Notifier
@@ -82,12 +84,14 @@ class Watcher:
         allows_channel: Callable[[str], bool],
         digest_key: bytes = b"",
         home: HomePublisher | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``digest_key`` (``bot.watch.specs.digest_key``) keys the digests of what in a spec may be
         secret, so the stored ones cannot be checked against guesses. ``allows_project`` is
         ALLOWED_PROJECT_IDS: a subscription made before the setting changed is not polled; ``allows_channel``
         is ALLOWED_CHANNEL_IDS: a channel no longer allowed gets no alerts. ``home`` is woken
-        after each poll this replica leads, to republish the Home tabs whose content changed."""
+        after each poll this replica leads, to republish the Home tabs whose content changed. ``metrics``
+        records each cycle's duration, the projects it polled and the transitions it recorded."""
         self._gcore, self._store, self._notifier, self._clock = gcore, store, notifier, clock
         self._allows_project, self._allows_channel = allows_project, allows_channel
         # Watched projects no longer allowed, each logged once.
@@ -96,11 +100,13 @@ class Watcher:
         self._interval = interval
         self._outage_alert_after = outage_alert_after
         self._home = home
+        self._metrics = metrics or Metrics()
         self._memory: dict[int, _ProjectMemory] = {}
 
     async def run_cycle(self) -> CycleReport:
         """One poll of every watched project; never raises, so the schedule keeps going."""
         report = CycleReport()
+        started = time.perf_counter()
         try:
             if not await self._store.lead():
                 # Another replica polls; what this one remembers may be stale by the time it leads again.
@@ -108,6 +114,7 @@ class Watcher:
                 report.led = False
                 return report
             projects = self._allowed(await self._store.watched_projects())
+            report.projects = len(projects)
             for forgotten in set(self._memory) - set(projects):
                 del self._memory[forgotten]
             gate = asyncio.Semaphore(PROJECTS_AT_ONCE)
@@ -117,7 +124,6 @@ class Watcher:
                     return await self._poll_project(project_id)
 
             results = await asyncio.gather(*(poll(p) for p in projects))
-            report.projects = len(projects)
             report.failed = [p for p, found in zip(projects, results, strict=True) if found is None]
             report.transitions = sum(found or 0 for found in results)
             if self._home is not None:
@@ -127,6 +133,10 @@ class Watcher:
             log.exception("watch cycle failed")
         finally:
             self._notifier.wake()
+            # Today this replica polls every watched project while it leads, none otherwise.
+            self._metrics.leased_projects.set(report.projects)
+            if report.led:
+                self._metrics.watch_cycle_seconds.observe(time.perf_counter() - started)
         return report
 
     def _allowed(self, watched: list[int]) -> list[int]:
@@ -161,6 +171,7 @@ class Watcher:
                 allows_channel=self._allows_channel,
             )
             if notice is not None:
+                self._metrics.count_transitions([notice])
                 log.warning(
                     "project %d unreachable for %d polls (%s); channels told",
                     project_id,
@@ -193,6 +204,7 @@ class Watcher:
         recorded = await self._store.record_poll(
             project_id, diff, changed, now, allows_channel=self._allows_channel
         )
+        self._metrics.count_transitions(recorded)
         memory.tracked, memory.last_polled = diff.tracked, now
         memory.pages = listing.pages if reading is None or reading.complete else ()
         self._memory[project_id] = memory
