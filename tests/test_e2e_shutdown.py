@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,19 @@ def send_status(bot: BotProcess, slack: FakeSlack) -> Sent:
     return Sent(response_url.rsplit("/", 1)[-1], started, time.monotonic(), status)
 
 
+def fresh_process(
+    gcore: FakeGcore, slack: FakeSlack, workdir: Path, **env: str
+) -> tuple[BotProcess, subprocess.Popen[bytes]]:
+    """``python -m bot`` on fakes as a new bot finds them (the seed deployment, nothing sent yet), and its
+    process."""
+    gcore.reset()
+    gcore.put(seed_deployment())
+    slack.clear()
+    bot = start_bot_process(gcore, slack, workdir, **env)
+    assert bot.process is not None
+    return bot, bot.process
+
+
 def exit_status(bot: BotProcess, signalled: float) -> tuple[int, float]:
     """The process's exit status and how long after the signal it exited (bounded wait)."""
     assert bot.process is not None
@@ -60,11 +74,7 @@ def exit_status(bot: BotProcess, signalled: float) -> tuple[int, float]:
 def test_sigterm_during_a_burst_answers_every_acknowledged_command(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
-    bot = start_bot_process(gcore, slack, tmp_path)
-    assert bot.process is not None
+    bot, process = fresh_process(gcore, slack, tmp_path)
     try:
         gcore.set_delay(GCORE_DELAY, path=DEPLOYMENT_PATH)
         sent: list[Sent] = []
@@ -79,7 +89,7 @@ def test_sigterm_during_a_burst_answers_every_acknowledged_command(
             futures = [pool.submit(one) for _ in range(BURST)]
             # Mid-burst: a third acknowledged, none answered yet (Gcore holds each for 2 s).
             wait_for(lambda: sum(s.status == 200 for s in sent) >= BURST // 3, timeout=10, message="10 acks")
-            os.kill(bot.process.pid, signal.SIGTERM)
+            os.kill(process.pid, signal.SIGTERM)
             signalled = time.monotonic()
             for future in futures:
                 future.result(timeout=15)
@@ -115,11 +125,7 @@ def test_sigterm_during_a_burst_answers_every_acknowledged_command(
 def test_sigterm_in_socket_mode_closes_the_socket_first_and_answers_what_was_acknowledged(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
-    bot = start_bot_process(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
-    assert bot.process is not None
+    bot, process = fresh_process(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
     try:
         slack.wait_for_socket_client()
         gcore.set_delay(GCORE_DELAY, path=DEPLOYMENT_PATH)
@@ -128,12 +134,12 @@ def test_sigterm_in_socket_mode_closes_the_socket_first_and_answers_what_was_ack
             slack.wait_for_ack(
                 slack.send_envelope("slash_commands", slash_command("status my-instance", response_url=url))
             )
-        os.kill(bot.process.pid, signal.SIGTERM)
+        os.kill(process.pid, signal.SIGTERM)
         signalled = time.monotonic()
         # Slack sends nothing more to a replica that is stopping: its socket closes while the commands it
         # acknowledged still wait on Gcore.
         wait_for(lambda: slack.socket_client_count == 0, timeout=1.0, message="the socket to close")
-        assert bot.process.poll() is None
+        assert process.poll() is None
         code, took = exit_status(bot, signalled)
     finally:
         gcore.set_delay(0, path=DEPLOYMENT_PATH)
@@ -186,13 +192,9 @@ def test_sigterm_while_an_alert_is_posted_finishes_it_once(
 def test_sigint_stops_an_idle_bot_at_once_with_status_0(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
-    bot = start_bot_process(gcore, slack, tmp_path)
-    assert bot.process is not None
+    bot, process = fresh_process(gcore, slack, tmp_path)
     try:
-        os.kill(bot.process.pid, signal.SIGINT)
+        os.kill(process.pid, signal.SIGINT)
         code, took = exit_status(bot, time.monotonic())
     finally:
         bot.stop()
