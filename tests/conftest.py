@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import pytest
 from bot.__main__ import quiet_libraries, serve
 from bot.config import Settings
 from bot.slack.pacing import ChannelRateLimiter
+from bot.store import Store
 from tests.databases import postgres_schema, sqlite_url
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
@@ -293,6 +294,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     with postgres_schema() as url:
         yield url
+
+
+@pytest.fixture
+async def leading_store(database_url: str) -> AsyncIterator[Store]:
+    """A store on each engine that has taken the leadership, as the watcher's replica has."""
+    store = Store(database_url)
+    assert await store.lead()
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -32,11 +32,8 @@ async def client(gcore: FakeGcore) -> AsyncIterator[GcoreClient]:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store(database_url)
-    assert await store.lead()
-    yield store
-    store.close()
+def store(leading_store: Store) -> Store:
+    return leading_store
 
 
 async def test_the_audit_log_is_asked_for_the_deployment_in_the_window_newest_first(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -58,11 +57,8 @@ def test_outcomes() -> None:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store(database_url)
-    assert await store.lead()
-    yield store
-    store.close()
+def store(leading_store: Store) -> Store:
+    return leading_store
 
 
 def changed(name: str, at: datetime) -> Transition:
