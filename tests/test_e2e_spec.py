@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from tests.blockkit import all_text
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, assert_no_secrets
 from tests.fakes.gcore import seed_deployment
 from tests.test_e2e_watch import WatchBot
 from tests.test_e2e_watch import watcher as watcher  # the fixture: a watching bot in this process
@@ -91,3 +91,6 @@ def test_env_values_and_probe_headers_reach_no_message_log_or_row(watcher: Watch
     for where, what in seen.items():
         for marker in markers:
             assert marker not in what, f"{marker} in the {where}"
+    # Nor the Gcore key, the Slack tokens or the signing secret, in any of them (the log is at DEBUG).
+    assert "DEBUG" in seen["log"]
+    assert_no_secrets(*seen.values())
