@@ -14,7 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings, SettingsError, load_database_settings, load_settings
-from bot.lifecycle import Drain, stop_on_signals, web_server
+from bot.lifecycle import INTAKE_STEP_SECONDS, Drain, stop_on_signals, web_server
 from bot.log_format import log_formatter
 from bot.services import Services
 from bot.slack.api import SlackApi, web_client
@@ -199,7 +199,8 @@ async def serve(
     else:
         log.info("serving Slack requests on port %d", settings.port)
     try:
-        # python -m bot stops on SIGTERM or SIGINT; a bot run in-process (tests) when ``shutdown`` is set.
+        # python -m bot stops on SIGTERM or SIGINT while it serves (before, the default: a start-up that hangs
+        # still ends); a bot run in-process (tests) when ``shutdown`` is set.
         with stop_on_signals(stop) if shutdown is None else contextlib.nullcontext():
             await server.serve()
     finally:
@@ -209,7 +210,10 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if socket is not None:
-            await socket.close_async()  # type: ignore[no-untyped-call]
+            # Closed by the drain already, unless that timed out on a peer that is gone.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(INTAKE_STEP_SECONDS):
+                    await socket.close_async()  # type: ignore[no-untyped-call]
         await notifier.aclose()
         await actors.aclose()
         await services.aclose()

@@ -75,8 +75,8 @@ class Settings(DatabaseSettings):
     # Who may start and stop deployments: users, and members of user groups. Neither set: nobody.
     operator_user_ids: CommaList = frozenset()
     operator_usergroup_ids: CommaList = frozenset()
-    # A stop (SIGTERM) finishes what was taken within this, then exits 0: match the orchestrator's grace
-    # period (Kubernetes: terminationGracePeriodSeconds, 30 by default).
+    # A stop (SIGTERM) finishes what was taken within this, then closes and exits 0: keep the orchestrator's
+    # grace period (Kubernetes: terminationGracePeriodSeconds, 30 by default) a few seconds above it.
     shutdown_seconds: float = Field(default=10.0, ge=3, le=600)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)

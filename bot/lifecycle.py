@@ -1,6 +1,7 @@
 """How the bot stops: it drains, on SIGTERM or SIGINT (``python -m bot``) or when an in-process bot's
-``shutdown`` event is set (tests), all within ``SHUTDOWN_SECONDS`` (``DRAIN_SECONDS`` by default) of being
-asked.
+``shutdown`` event is set (tests). The work taken gets ``SHUTDOWN_SECONDS`` (``DRAIN_SECONDS`` by default)
+less ``CLOSING_SECONDS`` from the signal; each step that stops intake gets ``INTAKE_STEP_SECONDS`` at most;
+closing the clients is not bounded here (a database that does not answer can hold it).
 
 1. It takes nothing new: ``/readyz`` and ``POST /slack/events`` answer 503 (``Health.draining``), Socket
    Mode closes its websocket, the scheduler starts no poll, and the loops that start work (delivery and
@@ -39,6 +40,9 @@ DRAIN_SECONDS = 10.0
 CLOSING_SECONDS = 2.0
 # How long the web server then waits for requests still open, such as a view submission before its ack.
 SERVER_CLOSE_SECONDS = 1
+# Each step that stops new work (closing a websocket whose peer is gone can take aiohttp 10 s) gets at
+# most this, so the work taken keeps its time.
+INTAKE_STEP_SECONDS = 1.0
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -122,18 +126,37 @@ class Drain:
         began = loop.time()
         self._health.draining = True
         try:
-            async with asyncio.timeout(self._seconds - CLOSING_SECONDS):
-                for close in self._intake:
-                    closing = close()
-                    if inspect.isawaitable(closing):
-                        await closing
+            for close in self._intake:
+                await self._stop_taking(close)
+            async with asyncio.timeout(self._seconds - CLOSING_SECONDS - (loop.time() - began)):
                 for _, work in self._work:
                     await work.finish()
         except TimeoutError:
             await self._cut_short(loop.time() - began)
+        except Exception:
+            log.exception("stopping: the drain failed; closing now")
         else:
             log.info("stopping: everything taken was finished in %.2f s", loop.time() - began)
-        self._server.should_exit = True
+        finally:
+            # Whatever happened above, the web server exits and serve() closes everything.
+            self._server.should_exit = True
+
+    @staticmethod
+    async def _stop_taking(close: Callable[[], object]) -> None:
+        """One step that stops new work, bounded; a step that fails or hangs is logged, and the others run."""
+        try:
+            async with asyncio.timeout(INTAKE_STEP_SECONDS):
+                closing = close()
+                if inspect.isawaitable(closing):
+                    await closing
+        except TimeoutError:
+            log.warning(
+                "stopping: %s took over %.0f s; going on",
+                getattr(close, "__qualname__", close),
+                INTAKE_STEP_SECONDS,
+            )
+        except Exception:
+            log.exception("stopping: %s failed; going on", getattr(close, "__qualname__", close))
 
     async def _cut_short(self, seconds: float) -> None:
         left = [f"{count} {name}" for name, work in self._work if (count := work.in_flight())]

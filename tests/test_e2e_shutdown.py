@@ -9,17 +9,27 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import APP_TOKEN, PROJECT, BotProcess, assert_no_secrets, start_bot_process
+from tests.conftest import (
+    APP_TOKEN,
+    PROJECT,
+    SIGNING_SECRET,
+    BotInProcess,
+    BotProcess,
+    assert_no_secrets,
+    start_bot,
+    start_bot_process,
+)
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
-from tests.fakes.slack_requests import form_body, slash_command
+from tests.fakes.slack_requests import form_body, signed_headers, slash_command
 from tests.test_e2e_watch import WatchBot
 
 DEPLOYMENT_PATH = f"/cloud/v3/inference/{PROJECT}/deployments/my-instance"
@@ -203,3 +213,33 @@ def test_sigint_stops_an_idle_bot_at_once_with_status_0(
     log = bot.log()
     assert "SIGINT: stopping" in log and "everything taken was finished" in log
     assert "Traceback" not in log and "KeyboardInterrupt" not in log
+
+
+def test_a_command_whose_body_arrives_after_the_stop_began_gets_503_not_an_unanswered_200(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
+) -> None:
+    gcore.reset()
+    gcore.put(seed_deployment())
+    slack.clear()
+    bot = start_bot(gcore, slack, tmp_path)
+    assert isinstance(bot, BotInProcess) and bot.loop is not None and bot.shutdown is not None
+    body = form_body(slash_command("status my-instance", response_url=slack.new_response_url())).encode()
+    headers = signed_headers(SIGNING_SECRET, body.decode())
+    rest_may_go = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        # The first half now, the rest once the stop has begun (chunked: no Content-Length to read ahead).
+        yield body[: len(body) // 2]
+        assert rest_may_go.wait(10)
+        yield body[len(body) // 2 :]
+
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(bot.http.post, f"{bot.url}/slack/events", content=chunks(), headers=headers)
+        wait_for(lambda: bot.http.get(f"{bot.url}/readyz").status_code == 200, timeout=5, message="serving")
+        bot.loop.call_soon_threadsafe(bot.shutdown.set)
+        wait_for(lambda: "SIGTERM" in bot.log() or "stopping" in bot.log(), timeout=5, message="the stop")
+        rest_may_go.set()
+        status = answer.result(timeout=10).status_code
+    bot.stop()
+    assert status == 503
+    assert not slack.responses() and not [r for r in gcore.requests if r.path == DEPLOYMENT_PATH]

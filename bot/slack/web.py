@@ -21,11 +21,13 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -129,6 +131,7 @@ class AckedRequests:
         self._app = app
         self._queue: asyncio.Queue[AsyncBoltRequest] = asyncio.Queue()
         self._running: set[asyncio.Task[None]] = set()
+        self._through_bolt: set[asyncio.Future[BoltResponse]] = set()
         self._consumer: asyncio.Task[None] | None = None
 
     @property
@@ -137,17 +140,29 @@ class AckedRequests:
         return self._queue.qsize()
 
     def in_flight(self) -> int:
-        """Requests acknowledged whose dispatch has not returned: queued, or in Bolt before their listener."""
-        return self._queue.qsize() + len(self._running)
+        """Requests taken whose dispatch has not returned: acknowledged and queued, or in Bolt before their
+        listener, or going through Bolt's own ack (view submissions, events)."""
+        return self._queue.qsize() + len(self._running) + len(self._through_bolt)
 
     async def finish(self) -> None:
-        """Wait until every acknowledged request has been through Bolt's dispatch (its listener started, and
+        """Wait until every request taken has been through Bolt's dispatch (its listener started, and
         followed by ``RunningListeners``)."""
         await self._queue.join()
+        while self._through_bolt:
+            await asyncio.wait(set(self._through_bolt))
+
+    async def through_bolt(self, request: AsyncBoltRequest) -> BoltResponse:
+        """Dispatch a request Bolt acknowledges itself, counted until its dispatch returns."""
+        task = asyncio.ensure_future(self._app.async_dispatch(request))
+        self._through_bolt.add(task)
+        task.add_done_callback(self._through_bolt.discard)
+        return await task
 
     async def aclose(self) -> None:
         """Stop: the requests still queued are dropped, the dispatches under way cancelled."""
-        tasks = [*self._running, *([self._consumer] if self._consumer else [])]
+        tasks: list[asyncio.Future[Any]] = [*self._running, *self._through_bolt]
+        if self._consumer is not None:
+            tasks.append(self._consumer)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -215,6 +230,10 @@ def create_web_app(
         raw = await read_body(request)
         if raw is None:
             return Response(status_code=413)
+        if health.draining:
+            # The stop began while the body streamed in: from here to the hand-over there is no await, so
+            # nothing is taken after the drain looked.
+            return Response(status_code=503)
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -230,7 +249,7 @@ def create_web_app(
             meter.observe_ack("fast", time.perf_counter() - received)
             return Response(status_code=200)
         bolt_request = AsyncBoltRequest(body=body, query=dict(request.query_params), headers={**headers})
-        response = to_starlette_response(await app.async_dispatch(bolt_request))
+        response = to_starlette_response(await acked_early.through_bolt(bolt_request))
         meter.observe_ack("bolt", time.perf_counter() - received)
         return response
 
