@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings, SettingsError, load_database_settings, load_settings
-from bot.lifecycle import INTAKE_STEP_SECONDS, Drain, stop_on_signals, web_server
+from bot.lifecycle import INTAKE_STEP_SECONDS, SOCKET_ACKS_SECONDS, Drain, stop_on_signals, web_server
 from bot.log_format import log_formatter
 from bot.services import Services
 from bot.slack.api import SlackApi, web_client
@@ -184,7 +185,7 @@ async def serve(
     # A stop drains (bot/lifecycle.py): nothing new is taken, and what was taken is finished.
     drain = Drain(services.health, server, seconds=settings.shutdown_seconds)
     if socket is not None:
-        drain.stops_taking(socket.close_async)
+        drain.stops_taking(functools.partial(socket.close_after_acks, within=SOCKET_ACKS_SECONDS))
     drain.stops_taking(scheduler.pause)
     for background in loops:
         drain.stops_taking(background.cancel)

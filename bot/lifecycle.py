@@ -43,6 +43,8 @@ SERVER_CLOSE_SECONDS = 1
 # Each step that stops new work (closing a websocket whose peer is gone can take aiohttp 10 s) gets at
 # most this, so the work taken keeps its time.
 INTAKE_STEP_SECONDS = 1.0
+# Of that, what Socket Mode waits for the envelopes it received to be acknowledged before it closes.
+SOCKET_ACKS_SECONDS = 0.5
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
