@@ -229,6 +229,8 @@ class _Failure:
     headers: dict[str, str]
     path_contains: str | None
     path: str | None
+    # An HTML page instead of JSON, as a proxy in front of the API answers.
+    html: str | None = None
 
     def matches(self, request_path: str) -> bool:
         if self.path is not None:
@@ -417,9 +419,11 @@ class FakeGcore(LoopbackServer):
         headers: dict[str, str] | None = None,
         path_contains: str | None = None,
         path: str | None = None,
+        html: str | None = None,
     ) -> None:
         """Answer the next ``times`` requests (whose path contains ``path_contains``, or is ``path``, if
-        given; else any request to the inference endpoints) with ``status``.
+        given; else any request to the inference endpoints) with ``status``; with ``html``, that page as
+        ``text/html`` instead of a JSON body.
 
         ``body`` defaults to ``{"exception_class": <reason>, "message": <reason phrase>}``; with a 200 it
         stands in for the real answer (a listing whose count lies, say). Queued failures are consumed in
@@ -428,7 +432,14 @@ class FakeGcore(LoopbackServer):
         if times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
-            self._failures.append(_Failure(status, times, body, dict(headers or {}), path_contains, path))
+            self._failures.append(
+                _Failure(status, times, body, dict(headers or {}), path_contains, path, html)
+            )
+
+    def clear_failures(self) -> None:
+        """Drop the failures ``fail_next`` still holds: the fault is over."""
+        with self._lock:
+            self._failures.clear()
 
     def set_delay(self, seconds: float, *, path: str | None = None) -> None:
         """Delay every response (or those to ``path``) by ``seconds``, 0 to turn off; the server loop is
@@ -515,6 +526,13 @@ class FakeGcore(LoopbackServer):
         if failure is not None:
             if failure.status in (204, 304) or failure.status < 200:
                 return web.Response(status=failure.status, headers=failure.headers)
+            if failure.html is not None:
+                return web.Response(
+                    status=failure.status,
+                    text=failure.html,
+                    content_type="text/html",
+                    headers=failure.headers,
+                )
             body = failure.body if failure.body is not None else _default_failure_body(failure.status)
             return web.json_response(body, status=failure.status, headers=failure.headers)
         if invalid_json:
