@@ -116,6 +116,9 @@ class Metrics:
         self._store, self._clock = store, clock or (lambda: datetime.now(UTC))
         self._from_store = _StoreMetrics()
         self.registry.register(self._from_store)
+        # One read of the store at a time: a scrape that overlaps it (or comes while a slow database still
+        # answers one that timed out) waits for it instead of starting more queries in the store's threads.
+        self._read: asyncio.Task[None] | None = None
         registry, ns = self.registry, NAMESPACE
         self.watch_cycle_seconds = Histogram(
             "watch_cycle_seconds",
@@ -189,20 +192,28 @@ class Metrics:
 
     async def exposition(self) -> bytes:
         """The text format of every metric, with the store's read now (in the store's worker threads,
-        bounded: the event loop never waits on the database)."""
+        bounded: the event loop never waits on the database, and one read runs at a time)."""
         if self._store is not None:
-            store = self._store
+            if self._read is None or self._read.done():
+                self._read = asyncio.create_task(self._read_store(self._store), name="metrics-store")
             try:
                 async with asyncio.timeout(STORE_SECONDS):
-                    subscriptions, oldest, deliveries = await asyncio.gather(
-                        store.subscription_count(), store.oldest_open_delivery(), store.delivery_outcomes()
-                    )
-            except Exception as error:
+                    await asyncio.shield(self._read)
+            except TimeoutError:
                 log.warning(
-                    "metrics: the store did not answer (%s); its metrics left out", type(error).__name__
+                    "metrics: the store did not answer within %.0f s; its metrics left out", STORE_SECONDS
                 )
                 self._from_store.readings = None
-            else:
-                age = 0.0 if oldest is None else max(0.0, (self._clock() - oldest).total_seconds())
-                self._from_store.readings = _Readings(subscriptions, age, deliveries)
         return generate_latest(self.registry)
+
+    async def _read_store(self, store: StoreReadings) -> None:
+        try:
+            subscriptions, oldest, deliveries = await asyncio.gather(
+                store.subscription_count(), store.oldest_open_delivery(), store.delivery_outcomes()
+            )
+        except Exception as error:
+            log.warning("metrics: the store did not answer (%s); its metrics left out", type(error).__name__)
+            self._from_store.readings = None
+        else:
+            age = 0.0 if oldest is None else max(0.0, (self._clock() - oldest).total_seconds())
+            self._from_store.readings = _Readings(subscriptions, age, deliveries)

@@ -80,10 +80,15 @@ def test_metrics_follow_a_watched_deployment_from_poll_to_alert(watcher: WatchBo
     watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     watcher.wait_alerts(1)
 
+    # Posted first, done a moment later (the timeline's parent is updated after the post): until then the
+    # delivery is still open, and ages.
     found = scraped_when(
         watcher,
-        "the alert counted as posted",
-        lambda s: s.value("inference_bot_deliveries_total", outcome="posted"),
+        "the alert counted as posted, and no delivery left open",
+        lambda s: (
+            s.value("inference_bot_deliveries_total", outcome="posted")
+            and s.value("inference_bot_oldest_open_delivery_age_seconds") == 0
+        ),
     )
     assert found.value("inference_bot_deliveries_total", outcome="posted") == 1
     assert found.value("inference_bot_watch_cycle_seconds_count") > 0

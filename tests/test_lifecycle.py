@@ -77,7 +77,7 @@ async def test_past_its_bound_the_drain_cancels_what_is_left_and_says_so(
     with caplog.at_level(logging.INFO, logger="bot.lifecycle"):
         _, exits = await drain_with(works, events, seconds=CLOSING_SECONDS + 0.5)
     assert exits
-    assert loop.time() - began < 0.05 + 0.5 + 0.5
+    assert loop.time() - began < 0.05 + 0.5 + 1.5  # not the 60 s the work would take; margin for a busy CI
     assert events[-2:] == ["acknowledged Slack requests cancelled", "channels' deliveries cancelled"]
     (line,) = [r.getMessage() for r in caplog.records if "cut short" in r.getMessage()]
     assert line == "stopping: cut short after 0.5 s: 1 channels' deliveries"

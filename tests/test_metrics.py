@@ -3,6 +3,7 @@ store's readings on both engines, and the log formatters' masking."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -127,6 +128,35 @@ async def test_a_scrape_without_the_store_leaves_its_metrics_out() -> None:
     page = (await Metrics(_Unreachable()).exposition()).decode()
     assert "inference_bot_watch_cycle_seconds_count 0.0" in page
     assert "inference_bot_subscriptions" not in page and "inference_bot_deliveries" not in page
+
+
+class _Slow:
+    """A store whose reads wait until ``answer`` is set, counting how often it was read."""
+
+    def __init__(self) -> None:
+        self.reads, self.answer = 0, asyncio.Event()
+
+    async def subscription_count(self) -> int:
+        self.reads += 1
+        await self.answer.wait()
+        return 3
+
+    async def oldest_open_delivery(self) -> datetime | None:
+        return None
+
+    async def delivery_outcomes(self) -> dict[str, int]:
+        return {}
+
+
+async def test_scrapes_that_overlap_share_one_read_of_the_store() -> None:
+    store = _Slow()
+    metrics = Metrics(store)
+    scrapes = [asyncio.create_task(metrics.exposition()) for _ in range(3)]
+    await asyncio.sleep(0)  # let each scrape start and find the read under way
+    store.answer.set()
+    pages = [page.decode() for page in await asyncio.gather(*scrapes)]
+    assert store.reads == 1
+    assert all("inference_bot_subscriptions 3.0" in page for page in pages)
 
 
 def record(message: str, *, exc: BaseException | None = None) -> logging.LogRecord:

@@ -32,11 +32,19 @@ def threaded(method: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     return run
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def create_database_engine(url: str) -> Engine:
     """An engine for ``url``: SQLite tuned for one process with threads, anything else as given."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # A server that does not answer fails a connection in 5 s instead of the OS's minutes: a stop, a
+        # readiness check and a scrape then end on time (a URL's own connect_timeout wins).
+        connect_args = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        )
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
