@@ -108,6 +108,15 @@ class Leadership(StoreBase):
     def _drop_leadership_locked(self) -> None:
         if self._leader is not None:
             try:
+                # Released now rather than when the server notices the session ended (its connection goes
+                # back to the pool, or closes, asynchronously): another replica may lead at once.
+                self._leader.execute(
+                    text(f"SELECT pg_advisory_unlock(:class, {LOCK_SCOPE})"), {"class": LEADER_LOCK_CLASS}
+                )
+                self._leader.commit()
+            except Exception as error:
+                log.debug("the leader lock's session is gone already: %s", type(error).__name__)
+            try:
                 self._leader.close()
             except Exception as error:
                 log.debug("closing a dead leader connection: %s", type(error).__name__)
