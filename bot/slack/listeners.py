@@ -8,12 +8,13 @@ request is finished only then, in HTTP mode and in Socket Mode alike.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+
+from bot.tasks import TaskSet
 
 
 class RunningListeners(AsyncListenerStartHandler):
@@ -24,14 +25,13 @@ class RunningListeners(AsyncListenerStartHandler):
         runner = app.listener_runner
         self._then: AsyncListenerStartHandler = runner.listener_start_handler
         runner.listener_start_handler = self
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
 
     async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
         """Bolt's hook: keep the current task (the listener's) until it is done."""
         task = asyncio.current_task()
         if task is not None:
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.keep(task)
         await self._then.handle(request=request, response=response)
 
     def in_flight(self) -> int:
@@ -40,12 +40,8 @@ class RunningListeners(AsyncListenerStartHandler):
 
     async def finish(self) -> None:
         """Wait until no listener runs, those started meanwhile included."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        await self._tasks.wait_all()
 
     async def aclose(self) -> None:
         """Cancel the listeners still running."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -23,6 +22,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.slack.api import web_client
 from bot.slack.errors import classify
+from bot.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +73,13 @@ class PatientSocketModeHandler(AsyncSocketModeHandler):
             ping_interval=PING_INTERVAL_SECONDS,
         )
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
-        self._handling: set[asyncio.Task[Any]] = set()
+        self._handling = TaskSet()
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         """Bolt's dispatch of one envelope and its ack, counted until the ack is sent."""
         task = asyncio.current_task()
         if task is not None:
-            self._handling.add(task)
-            task.add_done_callback(self._handling.discard)
+            self._handling.keep(task)
         await super().handle(client, req)
 
     async def close_after_acks(self, within: float) -> None:
@@ -94,7 +93,7 @@ class PatientSocketModeHandler(AsyncSocketModeHandler):
             async with asyncio.timeout(within):
                 while self.client.message_queue.qsize() or self._handling:
                     if self._handling:
-                        await asyncio.wait(set(self._handling))
+                        await self._handling.wait_all()
                     else:
                         await asyncio.sleep(0)  # the processor takes a queued envelope on its next turn
         await self.close_async()  # type: ignore[no-untyped-call]

@@ -21,7 +21,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
@@ -36,6 +35,7 @@ from starlette.routing import Route
 
 from bot.health import Health
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,8 @@ class AckedRequests:
     def __init__(self, app: AsyncApp) -> None:
         self._app = app
         self._queue: asyncio.Queue[AsyncBoltRequest] = asyncio.Queue()
-        self._running: set[asyncio.Task[None]] = set()
-        self._through_bolt: set[asyncio.Future[BoltResponse]] = set()
+        # Dispatches of requests acknowledged here, and of those Bolt acknowledges itself.
+        self._running, self._through_bolt = TaskSet(), TaskSet()
         self._consumer: asyncio.Task[None] | None = None
 
     @property
@@ -148,24 +148,19 @@ class AckedRequests:
         """Wait until every request taken has been through Bolt's dispatch (its listener started, and
         followed by ``RunningListeners``)."""
         await self._queue.join()
-        while self._through_bolt:
-            await asyncio.wait(set(self._through_bolt))
+        await self._through_bolt.wait_all()
 
     async def through_bolt(self, request: AsyncBoltRequest) -> BoltResponse:
         """Dispatch a request Bolt acknowledges itself, counted until its dispatch returns."""
-        task = asyncio.ensure_future(self._app.async_dispatch(request))
-        self._through_bolt.add(task)
-        task.add_done_callback(self._through_bolt.discard)
-        return await task
+        return await self._through_bolt.keep(asyncio.ensure_future(self._app.async_dispatch(request)))
 
     async def aclose(self) -> None:
         """Stop: the requests still queued are dropped, the dispatches under way cancelled."""
-        tasks: list[asyncio.Future[Any]] = [*self._running, *self._through_bolt]
         if self._consumer is not None:
-            tasks.append(self._consumer)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            self._consumer.cancel()
+            await asyncio.gather(self._consumer, return_exceptions=True)
+        await self._running.cancel_all()
+        await self._through_bolt.cancel_all()
 
     def submit(self, body: str, headers: dict[str, str | Sequence[str]]) -> None:
         """Queue an acknowledged request for Bolt."""
@@ -176,14 +171,10 @@ class AckedRequests:
     async def _consume(self) -> None:
         while True:
             request = await self._queue.get()
-            task = asyncio.create_task(self._dispatch(request))
-            self._running.add(task)
-            task.add_done_callback(self._dispatched)
+            task = self._running.keep(asyncio.create_task(self._dispatch(request)))
+            # Counted done for finish() however it ends: returned, raised or cancelled.
+            task.add_done_callback(lambda _: self._queue.task_done())
             await asyncio.sleep(0)
-
-    def _dispatched(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._queue.task_done()
 
     async def _dispatch(self, request: AsyncBoltRequest) -> None:
         try:

@@ -28,6 +28,7 @@ from bot.history import EpisodeActor
 from bot.slack.api import WebApi
 from bot.slack.errors import SlackCallFailed
 from bot.store import Store
+from bot.tasks import TaskSet
 from bot.watch.transitions import Transition
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class ActorLookup:
         self._gcore, self._store, self._slack, self._clock = gcore, store, slack, clock
         self._lookback, self._timeout = lookback, timeout
         self._gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         # Told once per process: the key may not read the audit log.
         self._denied_told = False
 
@@ -110,21 +111,17 @@ class ActorLookup:
         if len(self._tasks) >= MAX_WAITING:
             log.warning("too many actor lookups waiting; this episode's timeline names no one")
             return
-        task = asyncio.create_task(self._run(channel_id, first, ts, rerender, lock), name="episode-actor")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.keep(
+            asyncio.create_task(self._run(channel_id, first, ts, rerender, lock), name="episode-actor")
+        )
 
     async def wait_idle(self) -> None:
         """Wait for the lookups under way (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.wait_all()
 
     async def aclose(self) -> None:
         """Stop the lookups under way; their episodes go without an actor."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     async def _run(
         self, channel_id: str, first: Transition, ts: str, rerender: Rerender, lock: ChannelLock
