@@ -298,9 +298,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 async def leading_store(database_url: str) -> AsyncIterator[Store]:
-    """A store on each engine that has taken the leadership, as the watcher's replica has."""
+    """A store on each engine that leads and leases projects 1 to 3, as a lone replica does."""
     store = Store(database_url)
     assert await store.lead()
+    assert await store.lease_projects([1, 2, 3]) == [1, 2, 3]
     yield store
     store.close()
 

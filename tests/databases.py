@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.store.leadership import LEADER_LOCK_CLASS, LOCK_SCOPE
+from bot.store.leadership import LEADER_LOCK_CLASS, LOCK_SCOPE, PROJECT_SCOPE
 
 # Overridable for machines whose PostgreSQL lives elsewhere.
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -50,30 +50,42 @@ def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / f'bot-{uuid.uuid4().hex[:8]}.db'}"
 
 
-def _leader_lock_rows(url: str, select: str) -> list[int]:
-    """Run ``select`` over the pg_locks rows of the leader lock of the schema ``url`` uses."""
+def _lock_rows(url: str, select: str, key: tuple[str, str]) -> list[int]:
+    """Run ``select`` over the pg_locks rows of the advisory lock ``key`` (two SQL expressions) of the
+    schema ``url`` uses."""
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
             query = (
                 f"SELECT {select} FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                f"AND classid = :class AND objid = ({LOCK_SCOPE})::oid AND objsubid = 2"
+                f"AND classid = ({key[0]})::oid AND objid = ({key[1]})::oid AND objsubid = 2"
             )
-            return [
-                int(value)
-                for value in connection.execute(text(query), {"class": LEADER_LOCK_CLASS}).scalars()
-            ]
+            return [int(value) for value in connection.execute(text(query)).scalars()]
     finally:
         engine.dispose()
 
 
+_LEADER = (str(LEADER_LOCK_CLASS), LOCK_SCOPE)
+
+
 def leader_pid(url: str) -> int | None:
     """The PostgreSQL session that holds the leader lock of the bots on ``url``, if one does."""
-    pids = _leader_lock_rows(url, "pid")
+    pids = _lock_rows(url, "pid", _LEADER)
     return pids[0] if pids else None
 
 
 def terminate_leader_session(url: str) -> int:
     """End the PostgreSQL session that holds the leader lock of the bots on ``url``, as an operator or a
     failover would; the number of sessions ended."""
-    return len(_leader_lock_rows(url, "pg_terminate_backend(pid)::int"))
+    return len(_lock_rows(url, "pg_terminate_backend(pid)::int", _LEADER))
+
+
+def lease_holders(url: str, project_id: int) -> list[int]:
+    """The PostgreSQL sessions that hold the lease of a project of the bots on ``url`` (one at most)."""
+    return _lock_rows(url, "pid", (PROJECT_SCOPE, str(int(project_id))))
+
+
+def terminate_lease_holder(url: str, project_id: int) -> int:
+    """End the PostgreSQL session that holds a project's lease, as a replica's death would; the number of
+    sessions ended."""
+    return len(_lock_rows(url, "pg_terminate_backend(pid)::int", (PROJECT_SCOPE, str(int(project_id)))))

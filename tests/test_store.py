@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,17 +14,14 @@ from bot.gcore.models import DeploymentStatusView
 from bot.store import DatabaseInUse, DeliveryState, NotLeader, Store
 from bot.watch.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
 from bot.watch.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
-from tests.databases import sqlite_url, terminate_leader_session
+from tests.databases import lease_holders, sqlite_url, terminate_leader_session, terminate_lease_holder
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store(database_url)
-    assert await store.lead()  # only the leader records polls and claims deliveries
-    yield store
-    store.close()
+def store(leading_store: Store) -> Store:
+    return leading_store
 
 
 async def subscribe(store: Store, channel: str, target: str, *, only_problems: bool = False) -> None:
@@ -231,14 +227,71 @@ async def test_a_leader_whose_lock_session_ends_stops_at_once(database_url: str)
     first, second = Store(database_url), Store(database_url)
     try:
         assert await first.lead()
+        assert await first.lease_projects([1]) == [1]
         await subscribe(first, "C1", "my-instance")
         assert terminate_leader_session(database_url) == 1
-        # Another replica may take the lock at once; the old leader writes nothing from then on.
+        # Another replica may take the locks at once; the old leader writes nothing from then on.
         assert await second.lead()
+        assert await second.lease_projects([1]) == [1]
         with pytest.raises(NotLeader):
             await first.record_poll(1, ProjectDiff(transitions=[changed("my-instance", "A", "B")]), [], NOW)
         assert not await first.lead()
+        assert await first.lease_projects([1]) == []
         assert await second.open_deliveries() == []
+    finally:
+        first.close()
+        second.close()
+
+
+async def settle(stores: list[Store], wanted: list[int], rounds: int = 4) -> list[list[int]]:
+    """Each store's leased projects after ``rounds`` cycles of every store, as the replicas' watchers run
+    them (a replica that joins takes its share only once the others let theirs go)."""
+    leased: list[list[int]] = [[] for _ in stores]
+    for _ in range(rounds):
+        for index, store in enumerate(stores):
+            leased[index] = await store.lease_projects(wanted)
+    return leased
+
+
+async def test_replicas_share_the_projects_and_take_over_a_dead_ones_at_once(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("leases are PostgreSQL's; a SQLite file has one process, which polls every project")
+    projects = list(range(1, 41))
+    first, second, third = Store(database_url), Store(database_url), Store(database_url)
+    try:
+        # Alone, a replica polls everything.
+        assert await first.lease_projects(projects) == projects
+        a, b = await settle([first, second], projects)
+        assert len(a) == len(b) == 20 and sorted(a + b) == projects
+        # A third replica: each keeps at most 14 (40 / 3, rounded up), and every project is polled.
+        a, b, c = await settle([first, second, third], projects)
+        assert max(map(len, (a, b, c))) <= 14 and sorted(a + b + c) == projects
+        # Killed: its locks go with its session, and the others take its projects on their next cycle.
+        assert terminate_lease_holder(database_url, c[0]) == 1
+        a, b = await settle([first, second], projects, rounds=1)
+        assert sorted(a + b) == projects and {len(a), len(b)} == {20}
+        # A project no longer watched is let go.
+        assert await first.lease_projects([p for p in projects if p != a[0]]) == a[1:]
+        assert lease_holders(database_url, a[0]) == []
+    finally:
+        for store in (first, second, third):
+            store.close()
+
+
+async def test_a_poll_of_a_project_leased_elsewhere_is_refused(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("leases are PostgreSQL's")
+    first, second = Store(database_url), Store(database_url)
+    try:
+        assert await first.lease_projects([1]) == [1]
+        await subscribe(first, "C1", "my-instance")
+        poll = ProjectDiff(transitions=[changed("my-instance", "A", "B")])
+        with pytest.raises(NotLeader):
+            await second.record_poll(1, poll, [], NOW)
+        with pytest.raises(NotLeader):
+            await second.record_failed_poll(1, NOW, 1, reason="http_500")
+        assert await first.record_poll(1, poll, [], NOW) == poll.transitions
+        assert len(await first.open_deliveries()) == 1
     finally:
         first.close()
         second.close()

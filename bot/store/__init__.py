@@ -6,8 +6,8 @@ posted; the notifier then moves each delivery through ``pending → sending → 
 worker thread so the event loop never waits on the database. One module per aggregate: ``subscriptions``,
 ``polls``, ``deliveries``, ``history`` (a deployment's past episodes), ``actors`` (who started each
 episode), ``audit`` (operators' actions and their refusals), ``confirmations`` (where to say a confirmed
-action was done), ``home`` (the Home tab's viewers and what it
-lists), and ``leadership`` for which replica writes; ``schema`` holds the tables and ``migrations`` every
+action was done), ``home`` (the Home tab's viewers and what it lists), and ``leadership`` for which
+replica polls which project and which one delivers; ``schema`` holds the tables and ``migrations`` every
 change to them.
 """
 
@@ -46,7 +46,7 @@ class Store(Subscriptions, Polls, Deliveries, Histories, Actors, Audits, Respons
     """Every read and write of the watcher's state; async methods run in a worker thread."""
 
     def __init__(self, url: str) -> None:
-        self._leader_guard = threading.Lock()
+        self._locks_guard = threading.Lock()
         self._file_lock = lock_sqlite_file(url)
         self._engine = create_database_engine(url)
         self._head = upgrade(self._engine)
@@ -61,8 +61,8 @@ class Store(Subscriptions, Polls, Deliveries, Histories, Actors, Audits, Respons
             return False
 
     def close(self) -> None:
-        """Release the leader lock and every pooled connection."""
-        self._drop_leadership()
+        """Release this replica's locks and every pooled connection."""
+        self._drop_locks()
         self._engine.dispose()
         if self._file_lock is not None:
             os.close(self._file_lock)

@@ -1,9 +1,29 @@
-"""Which replica polls and delivers: a PostgreSQL advisory lock, checked before every write that needs it."""
+"""Which replica polls which project, and which one delivers: PostgreSQL advisory locks on one connection,
+checked inside every write that needs them.
+
+- **Members.** Each replica holds a shared lock for as long as its lock session lives; the number of
+  holders is the number of live replicas.
+- **Project leases.** A replica polls a project while it holds that project's lock. Each cycle it keeps at
+  most its share (the watched projects divided by the live replicas, rounded up), lets go of the rest, and
+  tries the free ones in an order of its own until it has its share. A replica that dies loses its locks
+  when PostgreSQL sees its session end; the others take its projects on their next cycle.
+- **The leader.** One replica holds the leader lock and delivers alerts, so a channel's messages keep
+  their order and its pace; it also republishes Home tabs and rechecks paused channels.
+
+Advisory locks rather than lease rows with an expiry: a killed replica's locks go when its connection
+closes, not after an expiry that must outlast a slow cycle; no replica compares its clock with another's;
+and no cycle writes a renewal. A write checks in its own transaction that the lock it needs is still held
+(`NotLeader` otherwise). With SQLite there is one process (its file lock keeps others out): it holds
+everything.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import threading
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -13,111 +33,238 @@ from bot.store.engine import threaded
 
 log = logging.getLogger(__name__)
 
-# The bot's advisory locks are (class, scope): the class tells the leader lock from others' locks, and the
-# scope is the database and schema, so installations in two schemas of one database each have a leader.
+# The bot's advisory locks are (class, scope): the class tells the bot's locks from others', and the
+# scope is the database and schema, so installations in two schemas of one database stay apart. Replicas
+# that start together queue on the migration lock, whoever leads.
 LEADER_LOCK_CLASS = 0x1F0C0DE5
+MIGRATION_LOCK_CLASS = 0x1F0C0DE6
+MEMBER_LOCK_CLASS = 0x1F0C0DE7
 LOCK_SCOPE = "hashtext(current_database() || '/' || current_schema())"
-# Whether session :pid holds the leader lock of this scope (a two-key lock shows objsubid 2).
-_HELD = text(
-    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid "
-    f"AND classid = :class AND objid = ({LOCK_SCOPE})::oid AND objsubid = 2"
+# A project's lease is (this scope, project id); a poll's write takes (the write scope, project id) for its
+# transaction, so a replica that takes the lease over reads the project only after that write commits.
+PROJECT_SCOPE = "hashtext(current_database() || '/' || current_schema() || '/projects')"
+PROJECT_WRITE_SCOPE = "hashtext(current_database() || '/' || current_schema() || '/project-writes')"
+# pg_locks shows a two-key advisory lock as (classid, objid) with objsubid 2.
+_ADVISORY = "locktype = 'advisory' AND granted AND objsubid = 2"
+_LEADER_HELD = text(
+    f"SELECT 1 FROM pg_locks WHERE {_ADVISORY} AND pid = :pid "
+    f"AND classid = :class AND objid = ({LOCK_SCOPE})::oid"
+)
+_PROJECT_HELD = text(
+    f"SELECT 1 FROM pg_locks WHERE {_ADVISORY} AND pid = :pid "
+    f"AND classid = ({PROJECT_SCOPE})::oid AND objid = CAST(:project AS integer)::oid"
+)
+_HELD_PROJECTS = text(
+    f"SELECT objid::bigint FROM pg_locks WHERE {_ADVISORY} AND pid = pg_backend_pid() "
+    f"AND classid = ({PROJECT_SCOPE})::oid"
+)
+_MEMBERS = text(
+    f"SELECT count(*) FROM pg_locks WHERE {_ADVISORY} AND classid = :class AND objid = ({LOCK_SCOPE})::oid"
 )
 
 
 class NotLeader(Exception):
-    """This replica no longer holds the leader lock; what it was about to write is another's to write."""
+    """This replica no longer holds the lock a write needs (the leader's, or a project's lease); what it
+    was about to write is another replica's to write."""
 
 
 class Leadership(StoreBase):
-    """The leader lock: held on a connection of its own for as long as its session lives."""
+    """The locks of this replica, held on one connection of its own for as long as its session lives."""
 
-    _leader: Connection | None = None
-    _leader_pid: int | None = None
-    # The watcher, the notifier and the paused-channel recheck ask from their own threads; the lock's
+    _locks: Connection | None = None
+    _locks_pid: int | None = None
+    _leading: bool = False
+    _leased: frozenset[int] = frozenset()
+    # The watcher, the notifier and the paused-channel recheck ask from their own threads; the locks'
     # connection is one, and a connection serves one thread at a time. Set by the Store.
-    _leader_guard: threading.Lock
+    _locks_guard: threading.Lock
 
     @threaded
     def lead(self) -> bool:
-        """Whether this process may poll and deliver now: always with SQLite (its file lock keeps other
-        processes out); with PostgreSQL, while it holds the leader lock.
+        """Whether this process may deliver now: always with SQLite; with PostgreSQL, while it holds the
+        leader lock.
 
-        A held lock is checked on its own connection each time: when that session was terminated, the lock
-        went with it and another replica may hold it now, so this answers False at once and stays out until
-        it wins the lock again.
+        A held lock is checked on its own connection each time: when that session was terminated, every
+        lock went with it and another replica may hold them now, so this answers False at once and stays
+        out until it wins the lock again.
         """
         if self.backend != "postgresql":
             return True
-        with self._leader_guard:
-            return self._lead_locked()
+        with self._locks_guard:
+            locks = self._session_locked()
+            if locks is None:
+                return False
+            try:
+                return self._lead_on(locks)
+            except Exception as error:
+                self._lost_session_locked(error)
+                return False
 
-    def _lead_locked(self) -> bool:
-        if self._leader is not None:
-            if self._still_holds_lock(self._leader):
+    @threaded
+    def lease_projects(self, wanted: Sequence[int]) -> list[int]:
+        """The projects of ``wanted`` this replica polls this cycle: all of them with SQLite; with
+        PostgreSQL its share of them, leased by lock. Projects it leased and no longer wants, or holds
+        beyond its share, are let go for another replica to take."""
+        if self.backend != "postgresql":
+            return list(wanted)
+        with self._locks_guard:
+            locks = self._session_locked()
+            if locks is None:
+                return []
+            try:
+                return self._lease_on(locks, wanted)
+            except Exception as error:
+                self._lost_session_locked(error)
+                return []
+
+    def _lead_on(self, locks: Connection) -> bool:
+        if self._leading:
+            with locks.begin():
+                held = locks.execute(
+                    _LEADER_HELD, {"pid": self._locks_pid, "class": LEADER_LOCK_CLASS}
+                ).first()
+            if held:
                 return True
-            log.warning("lost the leader lock; this replica stops polling and delivering")
-            self._drop_leadership_locked()
+            log.warning("lost the leader lock; this replica stops delivering")
+            self._leading = False
             return False
-        connection = self._engine.connect()
-        try:
-            got = bool(
-                connection.execute(
+        with locks.begin():
+            self._leading = bool(
+                locks.execute(
                     text(f"SELECT pg_try_advisory_lock(:class, {LOCK_SCOPE})"), {"class": LEADER_LOCK_CLASS}
                 ).scalar()
             )
-            connection.commit()
-        except Exception:
+        if self._leading:
+            log.info("holding the leader lock: this replica delivers alerts")
+        return self._leading
+
+    def _lease_on(self, locks: Connection, wanted: Sequence[int]) -> list[int]:
+        with locks.begin():
+            held = {int(project) for project in locks.execute(_HELD_PROJECTS).scalars()}
+            members = int(locks.execute(_MEMBERS, {"class": MEMBER_LOCK_CLASS}).scalar_one())
+        if self._leased - held:
+            log.warning("lost the lease of %d projects; other replicas poll them", len(self._leased - held))
+        share = math.ceil(len(wanted) / max(members, 1))
+        ranked = sorted(set(wanted), key=self._preference)
+        keep = [project for project in ranked if project in held][:share]
+        for project in sorted(held - set(keep)):
+            self._unlock_project(locks, project)
+        for project in ranked:
+            if len(keep) >= share:
+                break
+            if project not in held and self._try_project(locks, project):
+                keep.append(project)
+        if set(keep) != self._leased:
+            log.info("polling %d of %d watched projects (%d replicas)", len(keep), len(wanted), members)
+        self._leased = frozenset(keep)
+        return sorted(keep)
+
+    def _preference(self, project_id: int) -> bytes:
+        # Each replica tries projects in an order of its own, so two replicas rarely reach for the same one.
+        return hashlib.blake2b(f"{self._locks_pid}/{project_id}".encode(), digest_size=8).digest()
+
+    @staticmethod
+    def _try_project(locks: Connection, project_id: int) -> bool:
+        with locks.begin():
+            return bool(
+                locks.execute(
+                    text(f"SELECT pg_try_advisory_lock({PROJECT_SCOPE}, CAST(:project AS integer))"),
+                    {"project": project_id},
+                ).scalar()
+            )
+
+    @staticmethod
+    def _unlock_project(locks: Connection, project_id: int) -> None:
+        with locks.begin():
+            locks.execute(
+                text(f"SELECT pg_advisory_unlock({PROJECT_SCOPE}, CAST(:project AS integer))"),
+                {"project": project_id},
+            )
+
+    def _session_locked(self) -> Connection | None:
+        """The locks' connection, opened (and this replica counted as a member) when there is none."""
+        if self._locks is not None:
+            return self._locks
+        try:
+            connection = self._engine.connect()
+        except Exception as error:
+            log.warning(
+                "cannot open the connection that holds this replica's locks: %s", type(error).__name__
+            )
+            return None
+        try:
+            with connection.begin():
+                connection.execute(
+                    text(f"SELECT pg_advisory_lock_shared(:class, {LOCK_SCOPE})"),
+                    {"class": MEMBER_LOCK_CLASS},
+                )
+                pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        except Exception as error:
+            log.warning("cannot take this replica's locks: %s", type(error).__name__)
             connection.close()
-            raise
-        if not got:
-            connection.close()
-            return False
-        pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
-        connection.commit()
-        log.info("holding the leader lock: this replica polls and delivers")
-        self._leader_pid, self._leader = pid, connection
-        return True
+            return None
+        self._locks, self._locks_pid = connection, pid
+        return connection
+
+    def _lost_session_locked(self, error: Exception) -> None:
+        log.warning(
+            "the connection that holds this replica's locks failed (%s); it stops polling and delivering "
+            "until it holds them again",
+            type(error).__name__,
+        )
+        self._close_locks_locked(unlock=False)
 
     def _fence(self, session: Session) -> None:
-        """Refuse a leader's write unless its lock session still holds the lock, checked in the write's
-        own transaction: a replica whose lock was taken from it must not record or claim anything."""
+        """Refuse a leader's write unless its lock session still holds the leader lock, checked in the
+        write's own transaction: a replica whose lock was taken from it must not claim anything."""
         if self.backend != "postgresql":
             return
         held = (
-            self._leader_pid is not None
-            and session.execute(_HELD, {"pid": self._leader_pid, "class": LEADER_LOCK_CLASS}).first()
+            self._locks_pid is not None
+            and session.execute(_LEADER_HELD, {"pid": self._locks_pid, "class": LEADER_LOCK_CLASS}).first()
         )
         if not held:
             raise NotLeader()
 
-    def _still_holds_lock(self, connection: Connection) -> bool:
-        try:
-            with connection.begin():
-                held = connection.execute(
-                    _HELD, {"pid": self._leader_pid, "class": LEADER_LOCK_CLASS}
-                ).first()
-        except Exception as error:
-            log.warning("the leader lock's connection failed: %s", type(error).__name__)
-            return False
-        return held is not None
+    def _fence_project(self, session: Session, project_id: int) -> None:
+        """Refuse a poll's write unless this replica still leases the project, checked in the write's own
+        transaction, which first takes the project's write lock: a replica taking the lease over waits for
+        a write that passed this check to commit before it reads the project."""
+        if self.backend != "postgresql":
+            return
+        self._take_project_write_lock(session, project_id)
+        held = (
+            self._locks_pid is not None
+            and session.execute(_PROJECT_HELD, {"pid": self._locks_pid, "project": project_id}).first()
+        )
+        if not held:
+            raise NotLeader()
 
-    def _drop_leadership(self) -> None:
-        with self._leader_guard:
-            self._drop_leadership_locked()
+    def _take_project_write_lock(self, session: Session, project_id: int) -> None:
+        """Hold the project's write lock until the transaction ends (PostgreSQL only)."""
+        if self.backend == "postgresql":
+            session.execute(
+                text(f"SELECT pg_advisory_xact_lock({PROJECT_WRITE_SCOPE}, CAST(:project AS integer))"),
+                {"project": project_id},
+            )
 
-    def _drop_leadership_locked(self) -> None:
-        if self._leader is not None:
+    def _drop_locks(self) -> None:
+        with self._locks_guard:
+            self._close_locks_locked(unlock=True)
+
+    def _close_locks_locked(self, *, unlock: bool) -> None:
+        if self._locks is not None:
+            if unlock:
+                try:
+                    # Released now rather than when the server notices the session ended (its connection
+                    # goes back to the pool, or closes, asynchronously): others may take over at once.
+                    with self._locks.begin():
+                        self._locks.execute(text("SELECT pg_advisory_unlock_all()"))
+                except Exception as error:
+                    log.debug("the locks' session is gone already: %s", type(error).__name__)
             try:
-                # Released now rather than when the server notices the session ended (its connection goes
-                # back to the pool, or closes, asynchronously): another replica may lead at once.
-                self._leader.execute(
-                    text(f"SELECT pg_advisory_unlock(:class, {LOCK_SCOPE})"), {"class": LEADER_LOCK_CLASS}
-                )
-                self._leader.commit()
+                self._locks.close()
             except Exception as error:
-                log.debug("the leader lock's session is gone already: %s", type(error).__name__)
-            try:
-                self._leader.close()
-            except Exception as error:
-                log.debug("closing a dead leader connection: %s", type(error).__name__)
-            self._leader, self._leader_pid = None, None
+                log.debug("closing a dead locks connection: %s", type(error).__name__)
+        self._locks, self._locks_pid = None, None
+        self._leading, self._leased = False, frozenset()

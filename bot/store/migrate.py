@@ -20,15 +20,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import Engine
 
-from bot.store.leadership import LOCK_SCOPE
+from bot.store.leadership import LOCK_SCOPE, MIGRATION_LOCK_CLASS
 from bot.store.schema import Base
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 FIRST_REVISION = "0001"
-# Not the leader lock's class: replicas that start together queue here, whoever leads.
-_MIGRATION_LOCK_CLASS = 0x1F0C0DE6
 
 
 def alembic_config(connection: Connection) -> Config:
@@ -58,7 +56,7 @@ def upgrade(engine: Engine) -> str:
         if connection.dialect.name == "postgresql":
             # Held to the end of this transaction: a second replica waits, then finds nothing to do.
             connection.execute(
-                text(f"SELECT pg_advisory_xact_lock(:class, {LOCK_SCOPE})"), {"class": _MIGRATION_LOCK_CLASS}
+                text(f"SELECT pg_advisory_xact_lock(:class, {LOCK_SCOPE})"), {"class": MIGRATION_LOCK_CLASS}
             )
         config = alembic_config(connection)
         before = MigrationContext.configure(connection).get_current_revision()

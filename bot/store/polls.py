@@ -36,12 +36,14 @@ def every_channel(_: str) -> bool:
 
 
 class Polls(Leadership):
-    """Reads and writes of polls; only the leader records one."""
+    """Reads and writes of polls; only the replica that leases a project records its polls."""
 
     @threaded
     def load_project(self, project_id: int) -> tuple[dict[str, Tracked], datetime | None]:
         """The last seen state of a project's deployments, and when it was last polled (None: never)."""
         with self._sessions() as session:
+            # After a write of the replica that leased the project before this one, if one is under way.
+            self._take_project_write_lock(session, project_id)
             rows = session.scalars(
                 select(DeploymentStateRow).where(DeploymentStateRow.project_id == project_id)
             )
@@ -67,7 +69,7 @@ class Polls(Leadership):
         """
         recorded: list[Transition] = []
         with self._sessions.begin() as session:
-            self._fence(session)
+            self._fence_project(session, project_id)
             self._save_states(session, project_id, {name: diff.tracked[name] for name in changed})
             if diff.deleted:
                 session.execute(
@@ -124,7 +126,7 @@ class Polls(Leadership):
         """Count a failed poll, why it failed (a code of ``bot.gcore.errors.failure_reason``) and, on the
         first of a run, since when; the "can't reach Gcore" notice when this one reaches ``alert_after``."""
         with self._sessions.begin() as session:
-            self._fence(session)
+            self._fence_project(session, project_id)
             health = session.get(ProjectHealthRow, project_id) or ProjectHealthRow(
                 project_id=project_id, baseline_done=False, failures=0, outage_notified=False
             )

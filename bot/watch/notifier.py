@@ -29,6 +29,7 @@ from bot.slack.api import POST_TIMEOUT_SECONDS, WebApi
 from bot.slack.auth import TokenRecheck
 from bot.slack.errors import SlackCallFailed, SlackFailure, SlackFailureKind
 from bot.store import DeliveryJob, DeliveryState, NotLeader, Store
+from bot.watch.delivery_outcomes import ChannelUnavailable, DeliveryDeferred, DeliveryFailed
 from bot.watch.pauses import DEFAULT_RECHECK_SECONDS, ChannelPauses
 from bot.watch.placement import Placement, Plan
 from formatters.blocks import Message
@@ -41,6 +42,9 @@ FOLLOW_UP_EVENT = "inference_bot_alert_follow_up"
 # How far back a restarted bot looks for a post it may have made before dying.
 RECONCILE_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+# How often the delivery loop looks without being woken: alone on a SQLite file, to retry what failed;
+# with PostgreSQL sooner, for what the replicas polling other projects recorded.
+IDLE_SECONDS, SHARED_IDLE_SECONDS = 5.0, 1.0
 # Channels served at once; each is paced by its own bucket, so this only bounds open requests to Slack.
 CHANNELS_AT_ONCE = 100
 # How long a delivery another process claimed is left alone: past the posting timeout, that process's post
@@ -48,26 +52,6 @@ CHANNELS_AT_ONCE = 100
 SENDING_GRACE = timedelta(seconds=POST_TIMEOUT_SECONDS + 5)
 # Slack's answers for a message it will not take as it is; the compact rendering is tried before giving up.
 TOO_LONG_ERRORS = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format"})
-
-
-class ChannelUnavailable(Exception):
-    """The channel cannot receive messages (gone, archived, bot removed)."""
-
-    def __init__(self, failure: SlackFailure) -> None:
-        super().__init__(failure.code)
-        self.failure = failure
-
-
-class DeliveryFailed(Exception):
-    """A call failed in a way that leaves the delivery for a later round."""
-
-    def __init__(self, failure: SlackFailure) -> None:
-        super().__init__(failure.code)
-        self.failure = failure
-
-
-class DeliveryDeferred(Exception):
-    """Another process may still be posting this delivery; the channel waits for a later round."""
 
 
 class Notifier:
@@ -105,8 +89,10 @@ class Notifier:
         """Ask the delivery loop to run now."""
         self._wake.set()
 
-    async def run_forever(self, idle_seconds: float = 5.0) -> None:
-        """Deliver whenever woken, and every ``idle_seconds`` to retry what failed."""
+    async def run_forever(self) -> None:
+        """Deliver whenever woken, and every few seconds to retry what failed; with PostgreSQL every second,
+        since other replicas record transitions this one delivers without waking it."""
+        idle_seconds = SHARED_IDLE_SECONDS if self._store.backend == "postgresql" else IDLE_SECONDS
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation that arrives as
             # the wake-up does, and the bot would then never finish stopping.

@@ -1,6 +1,8 @@
-"""The watcher: each tick, one paged list request per watched project, a pure diff, then record and notify.
+"""The watcher: each tick, one paged list request per watched project this replica leases, a pure diff, then
+record and notify.
 
-The request count of a cycle is the number of list pages of the watched projects, whatever the number of
+With PostgreSQL the replicas share the watched projects (``bot.store.leadership``): each polls the ones it
+leases. The request count of a cycle is the number of list pages of those projects, whatever the number of
 watched deployments, plus one GET per deployment a listing lacks (a deletion is believed only when that GET
 answers 404). Projects are polled concurrently with a bound. When Gcore fails, or a listing does not add
 up to its count, nothing is claimed about any deployment; the failure is counted with its reason, and after
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta
 from bot.gcore.client import GcoreClient, PageShape, StatusListing
 from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
 from bot.metrics import Metrics
-from bot.store import NAME_MAX_CHARS, Store
+from bot.store import NAME_MAX_CHARS, NotLeader, Store
 from bot.watch.home import HomePublisher
 from bot.watch.notifier import Notifier
 from bot.watch.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
@@ -38,7 +40,6 @@ class CycleReport:
     projects: int = 0
     failed: list[int] = field(default_factory=list)
     transitions: int = 0
-    led: bool = True
 
 
 @dataclass
@@ -104,17 +105,15 @@ class Watcher:
         self._memory: dict[int, _ProjectMemory] = {}
 
     async def run_cycle(self) -> CycleReport:
-        """One poll of every watched project; never raises, so the schedule keeps going."""
+        """One poll of every watched project this replica leases; never raises, so the schedule keeps
+        going."""
         report = CycleReport()
         started = time.perf_counter()
         try:
-            if not await self._store.lead():
-                # Another replica polls; what this one remembers may be stale by the time it leads again.
-                self._memory.clear()
-                report.led = False
-                return report
-            projects = self._allowed(await self._store.watched_projects())
+            leading = await self._store.lead()
+            projects = await self._store.lease_projects(self._allowed(await self._store.watched_projects()))
             report.projects = len(projects)
+            # A project polled elsewhere meanwhile is read from the store again when it comes back here.
             for forgotten in set(self._memory) - set(projects):
                 del self._memory[forgotten]
             gate = asyncio.Semaphore(PROJECTS_AT_ONCE)
@@ -126,17 +125,15 @@ class Watcher:
             results = await asyncio.gather(*(poll(p) for p in projects))
             report.failed = [p for p, found in zip(projects, results, strict=True) if found is None]
             report.transitions = sum(found or 0 for found in results)
-            if self._home is not None:
+            if leading and self._home is not None:
                 # Also without transitions: replicas, subscriptions and mutes change what it shows.
                 self._home.wake()
         except Exception:
             log.exception("watch cycle failed")
         finally:
             self._notifier.wake()
-            # Today this replica polls every watched project while it leads, none otherwise.
             self._metrics.leased_projects.set(report.projects)
-            if report.led:
-                self._metrics.watch_cycle_seconds.observe(time.perf_counter() - started)
+            self._metrics.watch_cycle_seconds.observe(time.perf_counter() - started)
         return report
 
     def _allowed(self, watched: list[int]) -> list[int]:
@@ -163,13 +160,16 @@ class Watcher:
         except GcoreError as error:
             reason = failure_reason(error)
             log.warning("polling project %d failed (%s): %s", project_id, reason, error)
-            notice = await self._store.record_failed_poll(
-                project_id,
-                self._clock(),
-                self._outage_alert_after,
-                reason=reason,
-                allows_channel=self._allows_channel,
-            )
+            try:
+                notice = await self._store.record_failed_poll(
+                    project_id,
+                    self._clock(),
+                    self._outage_alert_after,
+                    reason=reason,
+                    allows_channel=self._allows_channel,
+                )
+            except NotLeader:
+                return self._lease_lost(project_id)
             if notice is not None:
                 self._metrics.count_transitions([notice])
                 log.warning(
@@ -201,14 +201,24 @@ class Watcher:
             )
             changed = [name for name, tracked in diff.tracked.items() if previous.get(name) != tracked]
             memory.never_read = {name for name in reading.unknown if name not in diff.tracked}
-        recorded = await self._store.record_poll(
-            project_id, diff, changed, now, allows_channel=self._allows_channel
-        )
+        try:
+            recorded = await self._store.record_poll(
+                project_id, diff, changed, now, allows_channel=self._allows_channel
+            )
+        except NotLeader:
+            return self._lease_lost(project_id)
         self._metrics.count_transitions(recorded)
         memory.tracked, memory.last_polled = diff.tracked, now
         memory.pages = listing.pages if reading is None or reading.complete else ()
         self._memory[project_id] = memory
         return len(recorded)
+
+    def _lease_lost(self, project_id: int) -> int:
+        """The project's lease went to another replica during this poll: its write was refused, and what
+        this replica remembers of the project is forgotten."""
+        log.info("project %d: leased by another replica now; leaving its poll to it", project_id)
+        self._memory.pop(project_id, None)
+        return 0
 
     async def _read(self, project_id: int, listing: StatusListing, memory: _ProjectMemory) -> _Reading:
         """The deployments of a listing, with what it could not read held as unknown, and each deployment
