@@ -759,3 +759,16 @@ def test_slack_clear_resets_delays() -> None:
             f"{fake.api_url}auth.test", headers={"Authorization": "Bearer xoxb-test"}, timeout=5.0
         )
         assert response.json()["ok"] and time.monotonic() - started < 5.0
+
+
+def test_slack_refusing_connections_then_listening_again_on_the_same_port() -> None:
+    with FakeSlack() as fake:
+        url, auth = f"{fake.api_url}auth.test", {"Authorization": "Bearer xoxb-test"}
+        with fake.refusing_connections():
+            with pytest.raises(httpx.ConnectError):
+                httpx.post(url, headers=auth, timeout=5.0)
+            assert fake.calls() == []
+        assert httpx.post(url, headers=auth, timeout=5.0).json()["ok"]
+        assert fake.url == url.removesuffix("/api/auth.test")
+    with pytest.raises(RuntimeError):
+        _ = fake.url

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
@@ -131,6 +131,8 @@ class LoopbackServer:
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
 
     # -- to be provided by subclasses -------------------------------------------------------
 
@@ -201,6 +203,27 @@ class LoopbackServer:
         """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
         return f"http://{_HOST}:{self.port}"
 
+    @contextlib.contextmanager
+    def refusing_connections(self, timeout: float = 5.0) -> Iterator[None]:
+        """While inside, nothing listens on the port: a new connection is refused, as to a host that is down.
+        Connections already open stay as they are; on leaving, the same port listens again."""
+        self.run_on_loop(self._set_listening(False), timeout)
+        try:
+            yield
+        finally:
+            self.run_on_loop(self._set_listening(True), timeout)
+
+    async def _set_listening(self, listening: bool) -> None:
+        if not listening:
+            if self._site is not None:
+                await self._site.stop()
+                self._site = None
+            return
+        if self._site is None and self._runner is not None:
+            site = web.TCPSite(self._runner, _HOST, self.port)
+            await site.start()
+            self._site = site
+
     # -- helpers for subclasses ---------------------------------------------------------------
 
     def run_on_loop(self, coro: Coroutine[Any, Any, T], timeout: float = 5.0) -> T:
@@ -252,12 +275,14 @@ class LoopbackServer:
         self._stop_event = asyncio.Event()
         runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=self.shutdown_timeout)
         await runner.setup()
+        self._runner = runner
         try:
-            site = web.TCPSite(runner, _HOST, 0)
-            await site.start()
+            self._site = web.TCPSite(runner, _HOST, 0)
+            await self._site.start()
             self._port = int(runner.addresses[0][1])
             self._ready.set()
             await self._stop_event.wait()
             await self.before_shutdown()
         finally:
+            self._site = self._runner = None
             await runner.cleanup()

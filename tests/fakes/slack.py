@@ -139,6 +139,7 @@ class FakeSlack(LoopbackServer):
       :meth:`messages`/:meth:`message`; channel state (:meth:`set_channel`, :meth:`set_membership`,
       :meth:`mark_channel_deleted`) decides ``not_in_channel``, ``channel_not_found``, ``is_archived``.
     * :meth:`set_delay` slows one method's answers down after their effect is applied.
+    * ``with fake.refusing_connections():`` Slack is out of reach: connections to its port are refused.
 
     Blocking waits (``wait_for_socket_client``, ``wait_for_ack``) must not be called from the
     event loop that runs the Slack client; use the ``*_async`` variants there.
