@@ -15,6 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings, SettingsError, load_database_settings, load_settings
+from bot.errors import DatabaseUnavailable
 from bot.lifecycle import INTAKE_STEP_SECONDS, SOCKET_ACKS_SECONDS, Drain, stop_on_signals, web_server
 from bot.log_format import log_formatter
 from bot.services import Services
@@ -118,8 +119,10 @@ def start_watching(
     )
 
     async def recheck_paused_channels() -> None:
-        if await services.store.lead():
-            await pauses.resume_reachable()
+        # A database that does not answer was logged by the store; the next recheck tries again.
+        with contextlib.suppress(DatabaseUnavailable):
+            if await services.store.lead():
+                await pauses.resume_reachable()
 
     scheduler = AsyncIOScheduler()
     scheduler.add_job(

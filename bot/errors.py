@@ -60,3 +60,12 @@ class ChannelNotPostable(UserFacingError):
     def __init__(self, problem: ChannelProblem) -> None:
         super().__init__(problem)
         self.problem = problem
+
+
+class DatabaseUnavailable(UserFacingError):
+    """The bot's database does not answer: a connection refused, reset or lost. ``cause`` is the driver's
+    error class, for logs; the store logs the first of an outage, so callers need not log it again."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"the database does not answer ({cause})")
+        self.cause = cause

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from bot.access.policy import AccessDenied, AccessProblem
-from bot.errors import ArgumentProblem, BadArgument, ChannelNotPostable, ChannelProblem, UserFacingError
+from bot.errors import (
+    ArgumentProblem,
+    BadArgument,
+    ChannelNotPostable,
+    ChannelProblem,
+    DatabaseUnavailable,
+    UserFacingError,
+)
 from bot.gcore.errors import (
     DeploymentNotFound,
     GcoreAuthError,
@@ -58,6 +65,8 @@ def error_sentence(error: UserFacingError | SlackCallFailed) -> str:
         if error.problem is ChannelProblem.ARCHIVED:
             return "This channel is archived; alerts need a channel that is open."
         return INVITE_ME
+    if isinstance(error, DatabaseUnavailable):
+        return "The bot's database does not answer right now; try again in a minute."
     if isinstance(error, SlackCallFailed):
         if error.failure.kind is SlackFailureKind.RATE_LIMITED:
             return "Slack is rate limiting the bot right now; try again in a few seconds."

@@ -301,7 +301,7 @@ async def leading_store(database_url: str) -> AsyncIterator[Store]:
     """A store on each engine that leads and leases projects 1 to 3, as a lone replica does."""
     store = Store(database_url)
     assert await store.lead()
-    assert await store.lease_projects([1, 2, 3]) == [1, 2, 3]
+    assert (await store.lease_projects([1, 2, 3])).projects == [1, 2, 3]
     yield store
     store.close()
 

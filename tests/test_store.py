@@ -12,6 +12,7 @@ import pytest
 
 from bot.gcore.models import DeploymentStatusView
 from bot.store import DatabaseInUse, DeliveryState, NotLeader, Store
+from bot.store.leadership import Leases
 from bot.watch.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
 from bot.watch.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
 from tests.databases import lease_holders, sqlite_url, terminate_leader_session, terminate_lease_holder
@@ -227,16 +228,16 @@ async def test_a_leader_whose_lock_session_ends_stops_at_once(database_url: str)
     first, second = Store(database_url), Store(database_url)
     try:
         assert await first.lead()
-        assert await first.lease_projects([1]) == [1]
+        assert (await first.lease_projects([1])).projects == [1]
         await subscribe(first, "C1", "my-instance")
         assert terminate_leader_session(database_url) == 1
         # Another replica may take the locks at once; the old leader writes nothing from then on.
         assert await second.lead()
-        assert await second.lease_projects([1]) == [1]
+        assert (await second.lease_projects([1])).projects == [1]
         with pytest.raises(NotLeader):
             await first.record_poll(1, ProjectDiff(transitions=[changed("my-instance", "A", "B")]), [], NOW)
         assert not await first.lead()
-        assert await first.lease_projects([1]) == []
+        assert (await first.lease_projects([1])).projects == []
         assert await second.open_deliveries() == []
     finally:
         first.close()
@@ -249,7 +250,7 @@ async def settle(stores: list[Store], wanted: list[int], rounds: int = 4) -> lis
     leased: list[list[int]] = [[] for _ in stores]
     for _ in range(rounds):
         for index, store in enumerate(stores):
-            leased[index] = await store.lease_projects(wanted)
+            leased[index] = (await store.lease_projects(wanted)).projects
     return leased
 
 
@@ -259,8 +260,9 @@ async def test_replicas_share_the_projects_and_take_over_a_dead_ones_at_once(dat
     projects = list(range(1, 41))
     first, second, third = Store(database_url), Store(database_url), Store(database_url)
     try:
-        # Alone, a replica polls everything.
-        assert await first.lease_projects(projects) == projects
+        # Alone, a replica polls everything; what it took is new to it once, not on the next cycle.
+        assert await first.lease_projects(projects) == Leases(projects, frozenset(projects))
+        assert await first.lease_projects(projects) == Leases(projects)
         a, b = await settle([first, second], projects)
         assert len(a) == len(b) == 20 and sorted(a + b) == projects
         # A third replica: each keeps at most 14 (40 / 3, rounded up), and every project is polled.
@@ -271,7 +273,7 @@ async def test_replicas_share_the_projects_and_take_over_a_dead_ones_at_once(dat
         a, b = await settle([first, second], projects, rounds=1)
         assert sorted(a + b) == projects and {len(a), len(b)} == {20}
         # A project no longer watched is let go.
-        assert await first.lease_projects([p for p in projects if p != a[0]]) == a[1:]
+        assert (await first.lease_projects([p for p in projects if p != a[0]])).projects == a[1:]
         assert lease_holders(database_url, a[0]) == []
     finally:
         for store in (first, second, third):
@@ -283,7 +285,7 @@ async def test_a_poll_of_a_project_leased_elsewhere_is_refused(database_url: str
         pytest.skip("leases are PostgreSQL's")
     first, second = Store(database_url), Store(database_url)
     try:
-        assert await first.lease_projects([1]) == [1]
+        assert (await first.lease_projects([1])).projects == [1]
         await subscribe(first, "C1", "my-instance")
         poll = ProjectDiff(transitions=[changed("my-instance", "A", "B")])
         with pytest.raises(NotLeader):

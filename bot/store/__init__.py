@@ -19,6 +19,7 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from bot.errors import DatabaseUnavailable
 from bot.store.actors import Actors
 from bot.store.audit import Audits
 from bot.store.confirmations import ResponseUrls
@@ -29,6 +30,7 @@ from bot.store.home import HomeViews
 from bot.store.leadership import NotLeader
 from bot.store.migrate import current, upgrade
 from bot.store.polls import Polls
+from bot.store.reach import Reachability
 from bot.store.schema import NAME_MAX_CHARS, DeliveryState
 from bot.store.subscriptions import Subscriptions
 
@@ -47,18 +49,22 @@ class Store(Subscriptions, Polls, Deliveries, Histories, Actors, Audits, Respons
 
     def __init__(self, url: str) -> None:
         self._locks_guard = threading.Lock()
+        self._reach = Reachability()
         self._file_lock = lock_sqlite_file(url)
         self._engine = create_database_engine(url)
         self._head = upgrade(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
-    @threaded
-    def ready(self) -> bool:
+    async def ready(self) -> bool:
         """Whether the database answers and is at the newest revision this code knows (``/readyz``)."""
         try:
-            return current(self._engine) == self._head
-        except SQLAlchemyError:
+            return await self._revision() == self._head
+        except (DatabaseUnavailable, SQLAlchemyError):
             return False
+
+    @threaded
+    def _revision(self) -> str | None:
+        return current(self._engine)
 
     def close(self) -> None:
         """Release this replica's locks and every pooled connection."""

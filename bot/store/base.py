@@ -1,9 +1,11 @@
-"""What every part of the store shares: the engine and its sessions."""
+"""What every part of the store shares: the engine, its sessions, and whether the database answers."""
 
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.reach import Reachability
 
 
 class StoreBase:
@@ -11,6 +13,7 @@ class StoreBase:
 
     _engine: Engine
     _sessions: sessionmaker[Session]
+    _reach: Reachability
 
     @property
     def backend(self) -> str:

@@ -8,10 +8,13 @@ import functools
 import os
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+from bot.store.reach import Reachability, does_not_answer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -22,28 +25,58 @@ def utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def threaded(method: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Run a blocking store method in a worker thread, so callers ``await`` it."""
+class Reaches(Protocol):
+    """A part of the store: it knows whether the database answers."""
+
+    _reach: Reachability
+
+
+S = TypeVar("S", bound=Reaches)
+
+
+def threaded(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """Run a blocking store method in a worker thread, so callers ``await`` it; a database that does not
+    answer raises ``DatabaseUnavailable`` (``bot.store.reach``)."""
 
     @functools.wraps(method)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(method, *args, **kwargs)
+    async def run(store: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = await asyncio.to_thread(method, store, *args, **kwargs)
+        except DBAPIError as error:
+            if does_not_answer(error):
+                raise store._reach.lost(error) from error
+            raise
+        store._reach.answered()
+        return result
 
     return run
 
 
-CONNECT_TIMEOUT_SECONDS = 5
+# libpq's bounds on a PostgreSQL connection, each overridden by the URL's own query parameter of that name.
+# A server that does not answer fails a connection in 5 s instead of the OS's minutes: a stop, a readiness
+# check and a scrape then end on time. A server that vanished without a reset (a host gone, a network cut)
+# is noticed within about 15 s rather than the OS's retransmission timeout of a quarter of an hour: an idle
+# connection by keepalives (probes after 5 s idle, every 2 s, 3 unanswered: 11 s), one waiting for the
+# acknowledgement of what it sent by tcp_user_timeout. Neither cuts a query the server is slow to answer
+# (a migration, a wait for a lock): its kernel still acknowledges both. So no statement_timeout either.
+POSTGRES_CONNECT_DEFAULTS: dict[str, int] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 12_000,
+}
 
 
 def create_database_engine(url: str) -> Engine:
-    """An engine for ``url``: SQLite tuned for one process with threads, anything else as given."""
+    """An engine for ``url``: SQLite tuned for one process with threads; anything else as given, with
+    libpq's timeouts of ``POSTGRES_CONNECT_DEFAULTS`` where the URL sets none of its own."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # A server that does not answer fails a connection in 5 s instead of the OS's minutes: a stop, a
-        # readiness check and a scrape then end on time (a URL's own connect_timeout wins).
-        connect_args = (
-            {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
-        )
+        connect_args = {
+            name: value for name, value in POSTGRES_CONNECT_DEFAULTS.items() if name not in parsed.query
+        }
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 

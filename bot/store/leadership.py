@@ -24,12 +24,14 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from bot.store.base import StoreBase
 from bot.store.engine import threaded
+from bot.store.reach import does_not_answer
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,15 @@ _MEMBERS = text(
 )
 
 
+@dataclass(frozen=True)
+class Leases:
+    """The projects this replica polls this cycle; ``taken`` are those it did not hold the cycle before:
+    another replica may have polled them meanwhile, so what this one remembers of them is stale."""
+
+    projects: list[int]
+    taken: frozenset[int] = frozenset()
+
+
 class NotLeader(Exception):
     """This replica no longer holds the lock a write needs (the leader's, or a project's lease); what it
     was about to write is another replica's to write."""
@@ -92,30 +103,30 @@ class Leadership(StoreBase):
             return True
         with self._locks_guard:
             locks = self._session_locked()
-            if locks is None:
-                return False
             try:
                 return self._lead_on(locks)
             except Exception as error:
                 self._lost_session_locked(error)
+                if does_not_answer(error):
+                    raise
                 return False
 
     @threaded
-    def lease_projects(self, wanted: Sequence[int]) -> list[int]:
+    def lease_projects(self, wanted: Sequence[int]) -> Leases:
         """The projects of ``wanted`` this replica polls this cycle: all of them with SQLite; with
         PostgreSQL its share of them, leased by lock. Projects it leased and no longer wants, or holds
         beyond its share, are let go for another replica to take."""
         if self.backend != "postgresql":
-            return list(wanted)
+            return Leases(sorted(set(wanted)))
         with self._locks_guard:
             locks = self._session_locked()
-            if locks is None:
-                return []
             try:
                 return self._lease_on(locks, wanted)
             except Exception as error:
                 self._lost_session_locked(error)
-                return []
+                if does_not_answer(error):
+                    raise
+                return Leases([])
 
     def _lead_on(self, locks: Connection) -> bool:
         if self._leading:
@@ -138,7 +149,7 @@ class Leadership(StoreBase):
             log.info("holding the leader lock: this replica delivers alerts")
         return self._leading
 
-    def _lease_on(self, locks: Connection, wanted: Sequence[int]) -> list[int]:
+    def _lease_on(self, locks: Connection, wanted: Sequence[int]) -> Leases:
         with locks.begin():
             held = {int(project) for project in locks.execute(_HELD_PROJECTS).scalars()}
             members = int(locks.execute(_MEMBERS, {"class": MEMBER_LOCK_CLASS}).scalar_one())
@@ -149,15 +160,17 @@ class Leadership(StoreBase):
         keep = [project for project in ranked if project in held][:share]
         for project in sorted(held - set(keep)):
             self._unlock_project(locks, project)
+        taken = set()
         for project in ranked:
             if len(keep) >= share:
                 break
             if project not in held and self._try_project(locks, project):
                 keep.append(project)
+                taken.add(project)
         if set(keep) != self._leased:
             log.info("polling %d of %d watched projects (%d replicas)", len(keep), len(wanted), members)
         self._leased = frozenset(keep)
-        return sorted(keep)
+        return Leases(sorted(keep), frozenset(taken))
 
     def _preference(self, project_id: int) -> bytes:
         # Each replica tries projects in an order of its own, so two replicas rarely reach for the same one.
@@ -181,17 +194,12 @@ class Leadership(StoreBase):
                 {"project": project_id},
             )
 
-    def _session_locked(self) -> Connection | None:
-        """The locks' connection, opened (and this replica counted as a member) when there is none."""
+    def _session_locked(self) -> Connection:
+        """The locks' connection, opened (and this replica counted as a member) when there is none; a
+        database that cannot be reached raises, as for any store call."""
         if self._locks is not None:
             return self._locks
-        try:
-            connection = self._engine.connect()
-        except Exception as error:
-            log.warning(
-                "cannot open the connection that holds this replica's locks: %s", type(error).__name__
-            )
-            return None
+        connection = self._engine.connect()
         try:
             with connection.begin():
                 connection.execute(
@@ -199,10 +207,9 @@ class Leadership(StoreBase):
                     {"class": MEMBER_LOCK_CLASS},
                 )
                 pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
-        except Exception as error:
-            log.warning("cannot take this replica's locks: %s", type(error).__name__)
+        except BaseException:
             connection.close()
-            return None
+            raise
         self._locks, self._locks_pid = connection, pid
         return connection
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.audit import Operation, operation_for
+from bot.errors import DatabaseUnavailable
 from bot.gcore.client import GcoreClient
 from bot.gcore.errors import GcoreAuthError, GcoreError
 from bot.gcore.models import DeploymentStatus, UserAction
@@ -142,6 +143,8 @@ class ActorLookup:
             for channel, message_ts in targets:
                 async with lock(channel):
                     await self._edit(channel, message_ts, await rerender(channel, project_id, name, episode))
+        except DatabaseUnavailable:
+            log.info("naming who started an episode of %s failed: the database does not answer", name)
         except Exception:
             log.exception("naming who started an episode of %s failed; its timeline names no one", name)
 

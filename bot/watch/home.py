@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.access import Access, AccessDenied, AccessProblem
+from bot.errors import DatabaseUnavailable
 from bot.gcore.regions import RegionNames
 from bot.slack.api import WebApi
 from bot.slack.errors import SlackCallFailed, SlackFailureKind
@@ -117,6 +118,8 @@ class HomePublisher:
             self._wake.clear()
             try:
                 await self.publish_changed()
+            except DatabaseUnavailable:
+                pass  # the store has said so, once for the outage
             except Exception:
                 log.exception("republishing the Home tab failed; trying again after the next poll")
 

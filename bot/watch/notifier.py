@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.errors import DatabaseUnavailable
 from bot.health import Health
 from bot.slack.api import POST_TIMEOUT_SECONDS, WebApi
 from bot.slack.auth import TokenRecheck
@@ -104,6 +105,8 @@ class Notifier:
                 if not self._health.ok:
                     await self._token.wait_until_valid()
                 await self._dispatch()
+            except DatabaseUnavailable:
+                pass  # the store has said so, once for the outage
             except Exception:
                 log.exception("delivery round failed; retrying on the next one")
 
@@ -164,6 +167,8 @@ class Notifier:
                     delivered += done
                     if not finished:
                         break
+        except DatabaseUnavailable:
+            pass  # the store has said so, once for the outage
         except Exception:
             log.exception("delivering to %s failed; retrying on the next round", channel_id)
         finally:

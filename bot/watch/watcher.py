@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.errors import DatabaseUnavailable
 from bot.gcore.client import GcoreClient, PageShape, StatusListing
 from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
 from bot.metrics import Metrics
@@ -111,11 +112,12 @@ class Watcher:
         started = time.perf_counter()
         try:
             leading = await self._store.lead()
-            projects = await self._store.lease_projects(self._allowed(await self._store.watched_projects()))
+            leases = await self._store.lease_projects(self._allowed(await self._store.watched_projects()))
+            projects = leases.projects
             report.projects = len(projects)
             # A project polled elsewhere meanwhile is read from the store again when it comes back here.
-            for forgotten in set(self._memory) - set(projects):
-                del self._memory[forgotten]
+            for forgotten in (set(self._memory) - set(projects)) | leases.taken:
+                self._memory.pop(forgotten, None)
             gate = asyncio.Semaphore(PROJECTS_AT_ONCE)
 
             async def poll(project_id: int) -> int | None:
@@ -128,6 +130,12 @@ class Watcher:
             if leading and self._home is not None:
                 # Also without transitions: replicas, subscriptions and mutes change what it shows.
                 self._home.wake()
+        except DatabaseUnavailable:
+            pass  # the store has said so, once for the outage
+        except asyncio.CancelledError:
+            # The bot is stopping mid-poll: what was not recorded is polled again on the next start. Not
+            # raised on, so the scheduler does not log it as the job's failure.
+            log.info("watch cycle cancelled: the bot is stopping")
         except Exception:
             log.exception("watch cycle failed")
         finally:
