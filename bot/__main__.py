@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings, SettingsError, load_database_settings, load_settings
 from bot.errors import DatabaseUnavailable
+from bot.health import Health
 from bot.lifecycle import INTAKE_STEP_SECONDS, SOCKET_ACKS_SECONDS, Drain, stop_on_signals, web_server
 from bot.log_format import log_formatter
 from bot.services import Services
@@ -63,7 +64,7 @@ def quiet_libraries(level: int) -> None:
 
 def start_watching(
     app: AsyncApp, services: Services, pacing: ChannelRateLimiter | None = None
-) -> tuple[AsyncIOScheduler, Notifier, list[asyncio.Task[None]], ActorLookup]:
+) -> tuple[AsyncIOScheduler, Watcher, Notifier, list[asyncio.Task[None]], ActorLookup]:
     """The watcher on its APScheduler schedule, the notifier's delivery loop and the Home tab's
     republishing beside it, the recheck of paused channels, and the lookups of who started each episode.
     ``pacing`` defaults to Slack's one message per channel per second."""
@@ -147,7 +148,7 @@ def start_watching(
         asyncio.create_task(notifier.run_forever(), name="notifier"),
         asyncio.create_task(home.run_forever(), name="home-tab"),
     ]
-    return scheduler, notifier, loops, actors
+    return scheduler, watcher, notifier, loops, actors
 
 
 async def serve(
@@ -168,7 +169,7 @@ async def serve(
         raise
     services.access.remember_identity(identity)
     services.health.slack_token_checked = bool(identity)
-    scheduler, notifier, loops, actors = start_watching(app, services, pacing)
+    scheduler, watcher, notifier, loops, actors = start_watching(app, services, pacing)
     if not identity:
         # Slack could not be asked at start: not ready until it confirms the token.
         recheck = TokenRecheck(services.slack, services.health).wait_until_valid()
@@ -184,7 +185,7 @@ async def serve(
         metrics=services.metrics,
     )
     server = web_server(web, settings.host, settings.port)
-    socket = _socket_mode(app, settings)
+    socket = _socket_mode(app, settings, services.health)
     # A stop drains (bot/lifecycle.py): nothing new is taken, and what was taken is finished.
     drain = Drain(services.health, server, seconds=settings.shutdown_seconds)
     if socket is not None:
@@ -194,6 +195,7 @@ async def serve(
         drain.stops_taking(background.cancel)
     drain.waits_for("Slack requests acknowledged, not yet dispatched", acked)
     drain.waits_for("Slack requests still being answered", listeners)
+    drain.waits_for("a watch cycle under way", watcher)
     drain.waits_for("channels still delivering an alert", notifier)
     stop = shutdown or asyncio.Event()
     tasks = [*loops, asyncio.create_task(drain.run(stop), name="drain")]
@@ -223,15 +225,15 @@ async def serve(
         await services.aclose()
 
 
-def _socket_mode(app: AsyncApp, settings: Settings) -> PatientSocketModeHandler | None:
-    """Socket Mode's connection, not yet open; None in HTTP mode."""
+def _socket_mode(app: AsyncApp, settings: Settings, health: Health) -> PatientSocketModeHandler | None:
+    """Socket Mode's connection, not yet open (``health`` says so); None in HTTP mode."""
     if settings.slack_app_token is None:
         return None
     # Imported here: it costs HTTP mode a fifth of its start-up on a slow disk (docs/performance.md).
     from bot.slack.socket_mode import PatientSocketModeHandler
 
     token, api_url = settings.slack_app_token.get_secret_value(), str(settings.slack_api_url)
-    return PatientSocketModeHandler(app, token, api_url)
+    return PatientSocketModeHandler(app, token, api_url, health)
 
 
 async def _connect(socket: PatientSocketModeHandler, port: int) -> None:

@@ -122,7 +122,7 @@ class Metrics:
         registry, ns = self.registry, NAMESPACE
         self.watch_cycle_seconds = Histogram(
             "watch_cycle_seconds",
-            "Duration of a watch cycle this replica led: every watched project polled and recorded.",
+            "Duration of a watch cycle of this replica: every project it leases polled and recorded.",
             namespace=ns,
             buckets=CYCLE_BUCKETS,
             registry=registry,
@@ -161,8 +161,8 @@ class Metrics:
         )
         self.leased_projects = Gauge(
             "leased_projects",
-            "Watched projects this replica polls: today all of them while it leads (one replica leads at "
-            "a time) and 0 otherwise; per-project leases will make it a share. Set by each watch cycle.",
+            "Watched projects this replica polls: all of them with SQLite, its lease of them with "
+            "PostgreSQL (about an equal share per live replica). Set by each watch cycle.",
             namespace=ns,
             registry=registry,
         )

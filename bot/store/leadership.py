@@ -168,7 +168,9 @@ class Leadership(StoreBase):
                 keep.append(project)
                 taken.add(project)
         if set(keep) != self._leased:
-            log.info("polling %d of %d watched projects (%d replicas)", len(keep), len(wanted), members)
+            log.info(
+                "polling %d of %d watched projects (replicas alive: %d)", len(keep), len(wanted), members
+            )
         self._leased = frozenset(keep)
         return Leases(sorted(keep), frozenset(taken))
 

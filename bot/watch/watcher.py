@@ -23,6 +23,7 @@ from bot.gcore.client import GcoreClient, PageShape, StatusListing
 from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
 from bot.metrics import Metrics
 from bot.store import NAME_MAX_CHARS, NotLeader, Store
+from bot.tasks import TaskSet
 from bot.watch.home import HomePublisher
 from bot.watch.notifier import Notifier
 from bot.watch.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, detect_transitions
@@ -104,10 +105,26 @@ class Watcher:
         self._home = home
         self._metrics = metrics or Metrics()
         self._memory: dict[int, _ProjectMemory] = {}
+        self._cycles = TaskSet()
 
     async def run_cycle(self) -> CycleReport:
         """One poll of every watched project this replica leases; never raises, so the schedule keeps
-        going."""
+        going. A stop's drain waits for it (``finish``) or cancels it (``aclose``)."""
+        return await self._cycles.keep(asyncio.ensure_future(self._run_cycle()))
+
+    def in_flight(self) -> int:
+        """1 while a cycle runs, else 0."""
+        return len(self._cycles)
+
+    async def finish(self) -> None:
+        """Wait for the cycle under way, if one is."""
+        await self._cycles.wait_all()
+
+    async def aclose(self) -> None:
+        """Cancel the cycle under way: what it did not record is polled again on the next start."""
+        await self._cycles.cancel_all()
+
+    async def _run_cycle(self) -> CycleReport:
         report = CycleReport()
         started = time.perf_counter()
         try:
