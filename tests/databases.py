@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,13 @@ def postgres_schema() -> Iterator[str]:
 def sqlite_url(directory: Path) -> str:
     """A SQLAlchemy URL of a new SQLite file in ``directory``."""
     return f"sqlite:///{directory / f'bot-{uuid.uuid4().hex[:8]}.db'}"
+
+
+def sqlite_rows(path: Path) -> str:
+    """Every row of every table of a SQLite file, as text: to search for what must never be stored."""
+    with sqlite3.connect(path) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return "\n".join(repr(db.execute(f'SELECT * FROM "{table}"').fetchall()) for table in tables)
 
 
 def _lock_rows(url: str, select: str, key: tuple[str, str]) -> list[int]:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.blockkit import all_text
 from tests.conftest import PROJECT, SIGNING_SECRET, RunningBot, assert_no_secrets, start_bot
+from tests.databases import sqlite_rows
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
@@ -24,7 +25,7 @@ from tests.fakes.slack_requests import (
     signed_headers,
     view_submission,
 )
-from tests.test_e2e_watch import LIST_PATH, WatchBot
+from tests.test_e2e_watch import LIST_PATH, WatchBot, watch_bot
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 GROUP = "S0OPS"
@@ -43,7 +44,7 @@ def ops(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[RunningB
     yield bot
     bot.stop()
     sent = [c.params for c in slack.calls()] + [p.body for p in slack.responses()]
-    assert_no_secrets(json.dumps(sent), bot.log())
+    assert_no_secrets(json.dumps(sent), bot.log(), sqlite_rows(tmp_path / "bot.db"))
     assert_no_response_url_in_views(slack)
 
 
@@ -319,12 +320,7 @@ def test_with_no_operator_set_acting_is_off_and_no_button_shows(
 
 @pytest.fixture
 def operating_watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
-    watcher = WatchBot(gcore, slack, tmp_path, {"OPERATOR_USER_IDS": ALICE})
-    yield watcher
-    watcher.bot.stop()
+    yield from watch_bot(gcore, slack, tmp_path, process=False, extra={"OPERATOR_USER_IDS": ALICE})
 
 
 def test_the_watcher_names_the_operator_who_stopped_it(operating_watcher: WatchBot) -> None:

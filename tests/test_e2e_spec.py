@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 import uuid
 from typing import Any
 
 from tests.blockkit import all_text
 from tests.conftest import PROJECT, assert_no_secrets
+from tests.databases import sqlite_rows
 from tests.fakes.gcore import seed_deployment
 from tests.test_e2e_watch import WatchBot
 from tests.test_e2e_watch import watcher as watcher  # the fixture: a watching bot in this process
@@ -23,13 +23,6 @@ def posted_text(watcher: WatchBot) -> str:
     """Everything the bot sent Slack, edits and replies included."""
     sent = [c.params for c in watcher.slack.calls()] + [p.body for p in watcher.slack.responses()]
     return json.dumps(sent, ensure_ascii=False)
-
-
-def database_text(watcher: WatchBot) -> str:
-    """Every row of every table of the bot's SQLite file, as text."""
-    with sqlite3.connect(watcher.workdir / "bot.db") as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return "\n".join(repr(db.execute(f'SELECT * FROM "{table}"').fetchall()) for table in tables)
 
 
 def probes_with_header(value: str) -> dict[str, Any]:
@@ -87,7 +80,11 @@ def test_env_values_and_probe_headers_reach_no_message_log_or_row(watcher: Watch
     watcher.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
     watcher.wait_alerts(2)
     watcher.polls()
-    seen = {"slack": posted_text(watcher), "log": watcher.bot.log(), "database": database_text(watcher)}
+    seen = {
+        "slack": posted_text(watcher),
+        "log": watcher.bot.log(),
+        "database": sqlite_rows(watcher.workdir / "bot.db"),
+    }
     for where, what in seen.items():
         for marker in markers:
             assert marker not in what, f"{marker} in the {where}"
