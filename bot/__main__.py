@@ -238,7 +238,8 @@ def _socket_mode(app: AsyncApp, settings: Settings, health: Health) -> PatientSo
 
 async def _connect(socket: PatientSocketModeHandler, port: int) -> None:
     await socket.connect_async()  # type: ignore[no-untyped-call]
-    log.info("connected to Slack in Socket Mode; health checks on port %d", port)
+    if not socket.client.closed:  # else a stop ended the attempts
+        log.info("connected to Slack in Socket Mode; health checks on port %d", port)
 
 
 DB_USAGE = "usage: python -m bot [db upgrade | db current]"

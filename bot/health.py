@@ -12,6 +12,11 @@ class Health:
     slack_token_rejected: str | None = None
     # Whether Slack has accepted the token (auth.test) since start; False while Slack could not be asked.
     slack_token_checked: bool = False
+    # Socket Mode only: Slack's error while ``apps.connections.open`` rejects SLACK_APP_TOKEN.
+    slack_app_token_rejected: str | None = None
+    # Socket Mode only: no websocket to Slack has opened yet. Reconnects after one has are routine and brief,
+    # and leave the bot ready.
+    socket_mode_connecting: bool = False
     # Set when the bot is stopping (bot/lifecycle.py): no new Slack request is taken, no new delivery started.
     draining: bool = False
 
@@ -38,4 +43,10 @@ class Health:
             problems.append(f"Slack rejected the bot token ({self.slack_token_rejected})")
         elif not self.slack_token_checked:
             problems.append("Slack has not confirmed the bot token yet")
+        if self.slack_app_token_rejected is not None:
+            problems.append(
+                f"Slack rejected the app token, SLACK_APP_TOKEN ({self.slack_app_token_rejected})"
+            )
+        elif self.socket_mode_connecting:
+            problems.append("Socket Mode is not connected to Slack yet")
         return {"ready": not problems, "problems": problems} if problems else {"ready": True}

@@ -10,8 +10,9 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
+import aiohttp
 import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -423,6 +424,28 @@ async def test_socket_mode_envelope_and_ack(slack: FakeSlack) -> None:
     finally:
         await client.close()  # type: ignore[no-untyped-call]
     await wait_for_async(lambda: slack.socket_client_count == 0, timeout=5.0)
+
+
+async def test_socket_upgrades_refused_then_accepted(slack: FakeSlack) -> None:
+    slack.refuse_socket_upgrades(2, status=503)
+    urls = [
+        (await _web_client(slack, "xapp-test").apps_connections_open(app_token="xapp-test"))["url"]
+        for _ in range(3)
+    ]
+    async with aiohttp.ClientSession() as session:
+        for url in urls[:2]:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(url)
+            assert refused.value.status == 503
+        async with session.ws_connect(urls[2]) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    assert slack.socket_upgrades() == [dict(parse_qsl(urlsplit(url).query))["ticket"] for url in urls]
+    slack.refuse_socket_upgrades(5)
+    slack.refuse_socket_upgrades(0)
+    async with aiohttp.ClientSession() as session, session.ws_connect(urls[0]) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    slack.clear()
+    assert slack.socket_upgrades() == []
 
 
 # -- FakeSlack message store, channels and delays ------------------------------------------

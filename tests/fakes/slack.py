@@ -133,7 +133,8 @@ class FakeSlack(LoopbackServer):
       :class:`ApiCall`; :meth:`fail_next` injects Slack errors and HTTP statuses.
     * response_url endpoints from :meth:`new_response_url`, recorded as :class:`ResponsePost`.
     * Socket Mode: ``apps.connections.open`` hands out ``ws://…/link/``; :meth:`send_envelope`
-      pushes envelopes to the connected client and :meth:`wait_for_ack` returns its ack.
+      pushes envelopes to the connected client and :meth:`wait_for_ack` returns its ack;
+      :meth:`refuse_socket_upgrades` answers upgrades with an HTTP error, :meth:`socket_upgrades` lists them.
     * A message store: ``chat.postMessage`` (threads, metadata, DMs by user id), ``chat.update``,
       ``conversations.history``/``replies`` (time range, metadata, cursor paging), read back with
       :meth:`messages`/:meth:`message`; channel state (:meth:`set_channel`, :meth:`set_membership`,
@@ -162,6 +163,8 @@ class FakeSlack(LoopbackServer):
         self._deleted_channels: set[str] = set()
         self._message_limit: int | None = None
         self._usergroups: dict[str, list[str]] = {}
+        self._upgrades: list[str] = []
+        self._refused_upgrades: list[int] = []
 
     @property
     def api_url(self) -> str:
@@ -261,10 +264,12 @@ class FakeSlack(LoopbackServer):
             return [c for c in self._calls if method is None or c.method == method]
 
     def clear(self) -> None:
-        """Forget recorded calls, response_url posts, socket messages, pending failures, delays,
+        """Forget recorded calls, response_url posts, socket messages and upgrades, pending failures, delays,
         stored messages, channel state (set_channel/set_membership/mark_channel_deleted) and user groups."""
         with self._lock:
             self._failures.clear()
+            self._upgrades.clear()
+            self._refused_upgrades.clear()
             self._messages.clear()
             self._delays.clear()
             self._message_limit = None
@@ -294,6 +299,17 @@ class FakeSlack(LoopbackServer):
         """Number of currently open Socket Mode connections."""
         with self._lock:
             return sum(1 for ws in self._sockets if not ws.closed)
+
+    def refuse_socket_upgrades(self, times: int, status: int = 503) -> None:
+        """Answer the next ``times`` websocket upgrades (0: none; replaces what is left of an earlier
+        count) with HTTP ``status``: the URL was issued, and the websocket does not open on it."""
+        with self._lock:
+            self._refused_upgrades = [status] * times
+
+    def socket_upgrades(self) -> list[str]:
+        """The ticket of each websocket upgrade asked for, refused or not, oldest first."""
+        with self._lock:
+            return list(self._upgrades)
 
     def socket_messages(self) -> list[JSONDict]:
         """Every JSON text frame received from Socket Mode clients, oldest first."""
@@ -874,7 +890,12 @@ class FakeSlack(LoopbackServer):
 
     # -- socket mode ----------------------------------------------------------------------------
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            self._upgrades.append(request.query.get("ticket", ""))
+            refused = self._refused_upgrades.pop(0) if self._refused_upgrades else None
+        if refused is not None:
+            return web.Response(status=refused, text="upgrade refused")
         ws = web.WebSocketResponse(autoping=True, timeout=_WS_CLOSE_TIMEOUT)
         await ws.prepare(request)
         with self._lock:
