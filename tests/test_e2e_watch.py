@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.actions import ActionId
+from bot.watch.watcher import OFFLINE_AFTER
 from tests.blockkit import all_text, limit_problems
 from tests.conftest import PROJECT, BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
 from tests.databases import sqlite_rows
@@ -375,8 +376,8 @@ def test_a_change_while_the_bot_is_down_is_alerted_once_marked_as_such(watcher: 
     watcher.watch()
     watcher.bot.stop()
     watcher.gcore.set_status(PROJECT, "my-instance", "DISABLED")
-    # Down for more than two intervals is what "offline" means; no condition to wait for but time itself.
-    time.sleep(3 * float(INTERVAL))
+    # Down for more than three intervals is what "offline" means; no condition to wait for but time itself.
+    time.sleep((OFFLINE_AFTER + 1) * float(INTERVAL))
     watcher.restart()
     (alert,) = watcher.wait_alerts(1)
     assert "happened while the bot was offline" in all_text(alert["blocks"])

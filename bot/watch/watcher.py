@@ -31,6 +31,10 @@ from bot.watch.transitions import ProjectDiff, Snapshot, Tracked, WatchRules, de
 log = logging.getLogger(__name__)
 
 PROJECTS_AT_ONCE = 8
+# Intervals without a poll after which a change is told as having happened while the bot was offline. A
+# project handed to another replica, or taken over from a dead one, goes unpolled for up to two intervals
+# and a cycle: that is no outage.
+OFFLINE_AFTER = 3
 # Deployments a listing lacks that one poll checks by GET; the rest wait, unchanged, for the next poll.
 MAX_DELETION_CHECKS = 50
 
@@ -172,8 +176,8 @@ class Watcher:
     async def _poll_project(self, project_id: int) -> int | None:
         """Poll one project; the number of transitions recorded, None when Gcore failed."""
         memory = self._memory.get(project_id)
-        # A project this process has not polled yet, polled by an earlier run more than two intervals ago
-        # (not a replica taking over on time): whatever changed since happened while the bot was down.
+        # A project this process has not polled yet, polled by an earlier run more than OFFLINE_AFTER
+        # intervals ago: whatever changed since happened while the bot was down.
         first_here = memory is None
         if memory is None:
             tracked, last_polled = await self._store.load_project(project_id)
@@ -220,7 +224,7 @@ class Watcher:
                 baseline=memory.last_polled is None,
                 offline=first_here
                 and memory.last_polled is not None
-                and now - memory.last_polled > 2 * self._interval,
+                and now - memory.last_polled > OFFLINE_AFTER * self._interval,
                 unknown=reading.unknown,
                 never_read=memory.never_read,
             )
