@@ -23,17 +23,19 @@ import hashlib
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.orm import Session
 
 from bot.store.base import StoreBase
 from bot.store.engine import threaded
-from bot.store.reach import does_not_answer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # The bot's advisory locks are (class, scope): the class tells the bot's locks from others', and the
 # scope is the database and schema, so installations in two schemas of one database stay apart. Replicas
@@ -96,20 +98,13 @@ class Leadership(StoreBase):
         leader lock.
 
         A held lock is checked on its own connection each time: when that session was terminated, every
-        lock went with it and another replica may hold them now, so this answers False at once and stays
-        out until it wins the lock again.
+        lock went with it and another replica may hold them now; this replica then tries again on a new
+        session, so it answers True only when no other replica took the lock meanwhile.
         """
         if self.backend != "postgresql":
             return True
         with self._locks_guard:
-            locks = self._session_locked()
-            try:
-                return self._lead_on(locks)
-            except Exception as error:
-                self._lost_session_locked(error)
-                if does_not_answer(error):
-                    raise
-                return False
+            return self._on_locks(self._lead_on)
 
     @threaded
     def lease_projects(self, wanted: Sequence[int]) -> Leases:
@@ -119,14 +114,23 @@ class Leadership(StoreBase):
         if self.backend != "postgresql":
             return Leases(sorted(set(wanted)))
         with self._locks_guard:
-            locks = self._session_locked()
+            return self._on_locks(lambda locks: self._lease_on(locks, wanted))
+
+    def _on_locks(self, act: Callable[[Connection], T]) -> T:
+        """``act`` on the locks' connection. When that session has died, this replica lets go of what it
+        held and acts once on a new session; a database that does not answer then raises, as for any
+        store call, rather than passing for an answer."""
+        if self._locks is not None:
             try:
-                return self._lease_on(locks, wanted)
+                return act(self._locks)
             except Exception as error:
                 self._lost_session_locked(error)
-                if does_not_answer(error):
-                    raise
-                return Leases([])
+        locks = self._session_locked()
+        try:
+            return act(locks)
+        except BaseException:
+            self._close_locks_locked(unlock=False)
+            raise
 
     def _lead_on(self, locks: Connection) -> bool:
         if self._leading:
@@ -226,27 +230,23 @@ class Leadership(StoreBase):
     def _fence(self, session: Session) -> None:
         """Refuse a leader's write unless its lock session still holds the leader lock, checked in the
         write's own transaction: a replica whose lock was taken from it must not claim anything."""
-        if self.backend != "postgresql":
-            return
-        held = (
-            self._locks_pid is not None
-            and session.execute(_LEADER_HELD, {"pid": self._locks_pid, "class": LEADER_LOCK_CLASS}).first()
-        )
-        if not held:
-            raise NotLeader()
+        if self.backend == "postgresql":
+            self._require(session, _LEADER_HELD, {"class": LEADER_LOCK_CLASS})
 
     def _fence_project(self, session: Session, project_id: int) -> None:
         """Refuse a poll's write unless this replica still leases the project, checked in the write's own
         transaction, which first takes the project's write lock: a replica taking the lease over waits for
         a write that passed this check to commit before it reads the project."""
-        if self.backend != "postgresql":
-            return
-        self._take_project_write_lock(session, project_id)
-        held = (
-            self._locks_pid is not None
-            and session.execute(_PROJECT_HELD, {"pid": self._locks_pid, "project": project_id}).first()
-        )
-        if not held:
+        if self.backend == "postgresql":
+            self._take_project_write_lock(session, project_id)
+            self._require(session, _PROJECT_HELD, {"project": project_id})
+
+    def _require(self, session: Session, held: TextClause, params: dict[str, int]) -> None:
+        """Raise ``NotLeader`` unless this replica's lock session holds the lock ``held`` asks about."""
+        if (
+            self._locks_pid is None
+            or session.execute(held, {"pid": self._locks_pid, **params}).first() is None
+        ):
             raise NotLeader()
 
     def _take_project_write_lock(self, session: Session, project_id: int) -> None:
