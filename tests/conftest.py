@@ -37,6 +37,11 @@ from tests.fakes.slack_requests import (
 )
 from tests.processes import stop_process
 
+# Machines that set PYTHONDONTWRITEBYTECODE also keep pytest from caching the test modules it rewrites for
+# its assertion messages: each xdist worker would then rewrite every one again (~5 s of CPU per worker).
+# The modules imported from here on are the test modules, whose rewritten code pytest caches atomically.
+sys.dont_write_bytecode = False
+
 BOT_TOKEN = "xoxb-test-bot-token-7f3a"
 APP_TOKEN = "xapp-test-app-token-91c2"
 SIGNING_SECRET = "test-signing-secret-5b8e"
