@@ -9,6 +9,7 @@ exception message or anything shown in Slack.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import ssl
@@ -102,8 +103,11 @@ class StatusListing:
     unreadable: list[UnreadableItem] = field(default_factory=list)
 
 
+@functools.cache
 def tls_context() -> ssl.SSLContext:
-    """Verification against the CA bundle, loaded once for clients made together: ~50 ms of CPU each."""
+    """Verification against the CA bundle, loaded once per process (~50 ms of CPU a load) and shared by
+    every client: a context holds settings, not connections, and bots started in one process (tests) would
+    each load it again."""
     return httpx.create_ssl_context()
 
 
