@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from bot.gcore.models import DeploymentStatusView
 from bot.store import DatabaseInUse, DeliveryState, NotLeader, Store
-from bot.store.leadership import Leases
+from bot.store.leadership import SERVER_KEEPALIVES, Leases
 from bot.watch.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
 from bot.watch.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
 from tests.databases import lease_holders, sqlite_url, terminate_leader_session, terminate_lease_holder
@@ -278,6 +279,28 @@ async def test_replicas_share_the_projects_and_take_over_a_dead_ones_at_once(dat
     finally:
         for store in (first, second, third):
             store.close()
+
+
+async def test_the_server_lets_a_vanished_replicas_locks_go_in_seconds(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("leases are PostgreSQL's")
+    store = Store(database_url)
+    try:
+        assert (await store.lease_projects([1])).projects == [1]
+        # Read on the locks' own session (the server applies them per session; a TCP one here).
+        assert store._locks is not None
+        settings = {
+            name: store._locks.execute(text(f"SHOW {name}")).scalar_one() for name in SERVER_KEEPALIVES
+        }
+        # As PostgreSQL shows them: seconds, and milliseconds for the user timeout.
+        assert settings == {
+            "tcp_keepalives_idle": "5",
+            "tcp_keepalives_interval": "2",
+            "tcp_keepalives_count": "3",
+            "tcp_user_timeout": "12000",
+        }
+    finally:
+        store.close()
 
 
 async def test_a_poll_of_a_project_leased_elsewhere_is_refused(database_url: str) -> None:

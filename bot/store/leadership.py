@@ -48,6 +48,15 @@ LOCK_SCOPE = "hashtext(current_database() || '/' || current_schema())"
 # transaction, so a replica that takes the lease over reads the project only after that write commits.
 PROJECT_SCOPE = "hashtext(current_database() || '/' || current_schema() || '/projects')"
 PROJECT_WRITE_SCOPE = "hashtext(current_database() || '/' || current_schema() || '/project-writes')"
+# The server's side of this session's TCP bounds: a replica whose host vanished without closing its
+# connection (no FIN, no RST) would otherwise keep its locks, and so its projects, until the server's own
+# keepalive gives up, two hours by default; with these, within about 12 s.
+SERVER_KEEPALIVES = {
+    "tcp_keepalives_idle": 5,
+    "tcp_keepalives_interval": 2,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 12_000,
+}
 # pg_locks shows a two-key advisory lock as (classid, objid) with objsubid 2.
 _ADVISORY = "locktype = 'advisory' AND granted AND objsubid = 2"
 _LEADER_HELD = text(
@@ -213,6 +222,10 @@ class Leadership(StoreBase):
                     {"class": MEMBER_LOCK_CLASS},
                 )
                 pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                for name, value in SERVER_KEEPALIVES.items():
+                    connection.execute(
+                        text("SELECT set_config(:name, :value, false)"), {"name": name, "value": str(value)}
+                    )
         except BaseException:
             connection.close()
             raise
