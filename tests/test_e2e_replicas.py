@@ -60,6 +60,16 @@ def list_requests(gcore: FakeGcore, since: float, until: float = math.inf) -> Co
     return found
 
 
+def first_requests(gcore: FakeGcore, since: float) -> dict[int, float]:
+    """When each project's list endpoint was first asked about at or after ``since`` (monotonic time)."""
+    first: dict[int, float] = {}
+    for request in gcore.requests:
+        match = _LIST_PATH.match(request.path)
+        if match and request.at >= since:
+            first.setdefault(int(match[1]), request.at)
+    return first
+
+
 def scrape(bot: RunningBot) -> Scrape:
     """One scrape of the bot's /metrics."""
     response = bot.http.get(f"{bot.url}/metrics", timeout=5.0)
@@ -91,9 +101,10 @@ INTERVAL = 1.0
 # The window in which each project must be polled once per interval by one replica, not twice.
 WINDOW_INTERVALS = 6
 # A stopped replica's locks go at the end of its stop; the survivor's next cycle starts within one interval
-# and takes them (a second interval when the cycle under way overran its slot on a loaded machine). The
-# gauge is set at the end of that cycle, which polls all 40 projects: 1 s covers it (the test prints the mean
-# cycle; measured takeovers 0.8-1.6 s idle, 1.9 s beside the soak test).
+# and takes them (a second interval when the cycle under way overran its slot on a loaded machine), then
+# polls them within that cycle: 1 s, or two mean cycles when the full suite loads the machine and two
+# in-process bots share one interpreter (measured: all 40 polled 1.0-1.3 s after the stop, idle). The soak
+# test bounds a failover tightly, with processes and nothing else running.
 TAKEOVER_SLACK = 1.0
 
 
@@ -129,22 +140,24 @@ def test_two_replicas_poll_disjoint_halves_of_forty_projects(
     second.stop()
     stopped = time.monotonic()
     wait_for(lambda: leased(first) == len(projects), timeout=15, interval=0.05, message="a takeover")
-    took = time.monotonic() - stopped
     wait_for(
         lambda: sorted(list_requests(gcore, stopped)) == projects,
         timeout=15,
         message="the survivor to poll every project",
     )
+    # When the last of the 40 was first polled after the stop: the stopped replica's projects included.
+    took = max(first_requests(gcore, stopped).values()) - stopped
     cycles = scrape(first)
     cycle = cycles.value("inference_bot_watch_cycle_seconds_sum") / cycles.value(
         "inference_bot_watch_cycle_seconds_count"
     )
+    bound = 2 * INTERVAL + max(TAKEOVER_SLACK, 2 * cycle)
     print(
         f"leased {shares[0]} + {shares[1]}; polls per project in {WINDOW_INTERVALS} intervals: "
-        f"{min(polled.values())}-{max(polled.values())}; mean cycle {cycle:.2f} s; all 40 leased by the "
-        f"survivor {took:.2f} s after the other stopped (bound {2 * INTERVAL + TAKEOVER_SLACK:.1f} s)"
+        f"{min(polled.values())}-{max(polled.values())}; mean cycle {cycle:.2f} s; all 40 polled by the "
+        f"survivor {took:.2f} s after the other stopped (bound {bound:.1f} s)"
     )
-    assert took <= 2 * INTERVAL + TAKEOVER_SLACK
+    assert took <= bound
 
 
 # -- soak: a replica killed half-way -------------------------------------------------------------------
@@ -330,11 +343,8 @@ def test_soak_two_replicas_one_killed_half_way_lose_and_double_nothing(
     drained = time.monotonic()
 
     # Failover, as the fakes saw it.
-    requests = gcore.requests
-    takeover = []
-    for project in victim_projects:
-        path = f"/cloud/v3/inference/{project}/deployments"
-        takeover.append(min(r.at for r in requests if r.path == path and r.at > killed_at) - killed_at)
+    polled_after = first_requests(gcore, killed_at)
+    takeover = [polled_after[project] - killed_at for project in victim_projects]
     posts = [call.at for call in slack.calls("chat.postMessage") if call.at > killed_at]
     first_alert = min(posts) - killed_at if posts else math.inf
 
