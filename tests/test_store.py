@@ -10,13 +10,21 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
 from bot.gcore.models import DeploymentStatusView
 from bot.store import DatabaseInUse, DeliveryState, NotLeader, Store
 from bot.store.leadership import SERVER_KEEPALIVES, Leases
 from bot.watch.subscriptions import ALL_DEPLOYMENTS, SubscribeOutcome, Subscription
 from bot.watch.transitions import STATUS_MAX_CHARS, AlertKind, ProjectDiff, Snapshot, Tracked, Transition
-from tests.databases import lease_holders, sqlite_url, terminate_leader_session, terminate_lease_holder
+from tests.databases import (
+    leader_pid,
+    lease_holders,
+    sqlite_url,
+    terminate_leader_session,
+    terminate_lease_holder,
+)
+from tests.fakes.server import wait_for
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -299,6 +307,37 @@ async def test_the_server_lets_a_vanished_replicas_locks_go_in_seconds(database_
             "tcp_keepalives_count": "3",
             "tcp_user_timeout": "12000",
         }
+    finally:
+        store.close()
+
+
+async def test_a_lock_session_that_fails_lets_every_lock_go_and_steps_down_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("leases are PostgreSQL's")
+    store = Store(database_url)
+    try:
+        assert await store.lead()
+        assert (await store.lease_projects([1, 2])).projects == [1, 2]
+        (old,) = lease_holders(database_url, 1)
+        lease_on = store._lease_on
+        failures = iter([ProgrammingError("SELECT", {}, Exception("a statement failed"))])
+
+        def fails_once(locks: Any, wanted: Any) -> Leases:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+            return lease_on(locks, wanted)
+
+        monkeypatch.setattr(store, "_lease_on", fails_once)
+        # The failed session is closed, not pooled: the server ends it, and its locks go with it.
+        leases = await store.lease_projects([1, 2])
+        assert leases == Leases([1, 2], frozenset({1, 2}))
+        wait_for(lambda: old not in [*lease_holders(database_url, 1), leader_pid(database_url)], timeout=5)
+        # It was leading: it steps down once (the notifier forgets its claims), then leads again.
+        assert not await store.lead()
+        assert await store.lead()
     finally:
         store.close()
 

@@ -25,6 +25,7 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, TextClause, text
@@ -71,6 +72,9 @@ _HELD_PROJECTS = text(
     f"SELECT objid::bigint FROM pg_locks WHERE {_ADVISORY} AND pid = pg_backend_pid() "
     f"AND classid = ({PROJECT_SCOPE})::oid"
 )
+_END_STALE = text(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = :pid AND backend_start = :started"
+)
 _MEMBERS = text(
     f"SELECT count(*) FROM pg_locks WHERE {_ADVISORY} AND classid = :class AND objid = ({LOCK_SCOPE})::oid"
 )
@@ -95,8 +99,14 @@ class Leadership(StoreBase):
 
     _locks: Connection | None = None
     _locks_pid: int | None = None
+    _locks_started: datetime
     _leading: bool = False
     _leased: frozenset[int] = frozenset()
+    # A lost locks session the server may still keep (a network cut): its pid and start, ended on reconnect.
+    _stale: tuple[int, datetime] | None = None
+    # Set when the session was lost while leading: the next lead() answers False once, so the notifier steps
+    # down and forgets its claims, whatever the new session wins.
+    _lost_lead: bool = False
     # The watcher, the notifier and the paused-channel recheck ask from their own threads; the locks'
     # connection is one, and a connection serves one thread at a time. Set by the Store.
     _locks_guard: threading.Lock
@@ -113,7 +123,12 @@ class Leadership(StoreBase):
         if self.backend != "postgresql":
             return True
         with self._locks_guard:
-            return self._on_locks(self._lead_on)
+            leading = self._on_locks(self._lead_on)
+            if self._lost_lead:
+                # Another replica may have led and claimed meanwhile: this one steps down once first.
+                self._lost_lead = False
+                return False
+            return leading
 
     @threaded
     def lease_projects(self, wanted: Sequence[int]) -> Leases:
@@ -221,7 +236,9 @@ class Leadership(StoreBase):
                     text(f"SELECT pg_advisory_lock_shared(:class, {LOCK_SCOPE})"),
                     {"class": MEMBER_LOCK_CLASS},
                 )
-                pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                pid, started = connection.execute(
+                    text("SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+                ).one()
                 for name, value in SERVER_KEEPALIVES.items():
                     connection.execute(
                         text("SELECT set_config(:name, :value, false)"), {"name": name, "value": str(value)}
@@ -229,8 +246,22 @@ class Leadership(StoreBase):
         except BaseException:
             connection.close()
             raise
-        self._locks, self._locks_pid = connection, pid
+        self._locks, self._locks_pid, self._locks_started = connection, int(pid), started
+        if self._stale is not None:
+            self._end_stale_session(connection, *self._stale)
+            self._stale = None
         return connection
+
+    @staticmethod
+    def _end_stale_session(connection: Connection, pid: int, started: datetime) -> None:
+        """End the lost locks session if the server still keeps it (a network cut rather than a closed
+        connection): now rather than when the server's keepalive notices, so its locks go at once. The
+        start time tells it from a new session that reused the pid."""
+        try:
+            with connection.begin():
+                connection.execute(_END_STALE, {"pid": pid, "started": started})
+        except Exception as error:
+            log.warning("could not end this replica's lost locks session: %s", type(error).__name__)
 
     def _lost_session_locked(self, error: Exception) -> None:
         log.warning(
@@ -238,6 +269,9 @@ class Leadership(StoreBase):
             "until it holds them again",
             type(error).__name__,
         )
+        if self._locks_pid is not None:
+            self._stale = (self._locks_pid, self._locks_started)
+        self._lost_lead = self._lost_lead or self._leading
         self._close_locks_locked(unlock=False)
 
     def _fence(self, session: Session) -> None:
@@ -285,6 +319,9 @@ class Leadership(StoreBase):
                 except Exception as error:
                     log.debug("the locks' session is gone already: %s", type(error).__name__)
             try:
+                # Invalidated, not returned to the pool: a pooled session would keep whatever locks it
+                # still holds (a reset only rolls back), out of every replica's reach.
+                self._locks.invalidate()
                 self._locks.close()
             except Exception as error:
                 log.debug("closing a dead locks connection: %s", type(error).__name__)
