@@ -142,8 +142,16 @@ class Watcher:
             gate = asyncio.Semaphore(PROJECTS_AT_ONCE)
 
             async def poll(project_id: int) -> int | None:
+                # Each poll ends inside the cycle, whatever another raises: one left running would overlap
+                # the next cycle's poll of its project and record its transitions twice.
                 async with gate:
-                    return await self._poll_project(project_id)
+                    try:
+                        return await self._poll_project(project_id)
+                    except DatabaseUnavailable:
+                        return None  # the store has said so, once for the outage
+                    except Exception:
+                        log.exception("polling project %d failed", project_id)
+                        return None
 
             results = await asyncio.gather(*(poll(p) for p in projects))
             report.failed = [p for p, found in zip(projects, results, strict=True) if found is None]
@@ -175,7 +183,9 @@ class Watcher:
 
     async def _poll_project(self, project_id: int) -> int | None:
         """Poll one project; the number of transitions recorded, None when Gcore failed."""
-        memory = self._memory.get(project_id)
+        # Taken out while the poll runs and put back when it ends well: after a failure (a commit whose
+        # answer was lost, say) the next poll reads the project from the store again.
+        memory = self._memory.pop(project_id, None)
         # A project this process has not polled yet, polled by an earlier run more than OFFLINE_AFTER
         # intervals ago: whatever changed since happened while the bot was down.
         first_here = memory is None
@@ -199,6 +209,8 @@ class Watcher:
                 )
             except NotLeader:
                 return self._lease_lost(project_id)
+            if not first_here:
+                self._memory[project_id] = memory  # a failed poll changed none of what it remembers
             if notice is not None:
                 self._metrics.count_transitions([notice])
                 log.warning(
@@ -244,9 +256,8 @@ class Watcher:
 
     def _lease_lost(self, project_id: int) -> int:
         """The project's lease went to another replica during this poll: its write was refused, and what
-        this replica remembers of the project is forgotten."""
+        this replica remembered of the project is not put back."""
         log.info("project %d: leased by another replica now; leaving its poll to it", project_id)
-        self._memory.pop(project_id, None)
         return 0
 
     async def _read(self, project_id: int, listing: StatusListing, memory: _ProjectMemory) -> _Reading:
