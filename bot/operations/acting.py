@@ -23,7 +23,7 @@ from bot.access.policy import AccessDenied, AccessProblem
 from bot.actions import CONFIRM_OPERATION, ActionId, DeploymentRef, OperationRef
 from bot.audit import AuditEntry, AuditResult, Operation
 from bot.commands import deployment_name_arg, parse_command, resolve_project
-from bot.errors import UserFacingError
+from bot.errors import DatabaseUnavailable, UserFacingError
 from bot.gcore.errors import DeploymentNotFound, GcoreError, GcoreUnavailable, failure_reason
 from bot.gcore.models import Deployment
 from bot.operations.cards import with_region_names
@@ -297,6 +297,8 @@ async def record_refusal(services: Services, body: Mapping[str, Any], denied: Ac
             key=key,
         )
         await services.store.record_audit(entry)
+    except DatabaseUnavailable:
+        log.warning("a refused start or stop was not audited: the database does not answer")
     except (ValidationError, ValueError, KeyError, UserFacingError):
         log.info("a refused request could not be read as a start or stop; not audited")
     except Exception:

@@ -163,7 +163,7 @@ class PatientSocketModeClient(SocketModeClient):
             # A broken session (reset by peer) may fail to close; it is abandoned all the same.
             with contextlib.suppress(Exception):
                 await self.current_session.close()
-        if self.aiohttp_client_session.closed:
+        if self.aiohttp_client_session.closed and not self.closed:
             self.aiohttp_client_session = aiohttp.ClientSession()
         if not self.wss_uri:
             self.wss_uri = await self.issue_new_wss_url()

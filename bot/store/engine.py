@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import functools
 import os
+import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -40,13 +41,14 @@ def threaded(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, 
 
     @functools.wraps(method)
     async def run(store: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        asked_at = time.monotonic()
         try:
             result = await asyncio.to_thread(method, store, *args, **kwargs)
         except DBAPIError as error:
             if does_not_answer(error):
                 raise store._reach.lost(error) from error
             raise
-        store._reach.answered()
+        store._reach.answered(asked_at)
         return result
 
     return run

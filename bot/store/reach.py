@@ -35,7 +35,8 @@ def does_not_answer(error: BaseException) -> bool:
         return False
     sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
     if sqlite_code is not None:
-        return sqlite_code in _SQLITE_BUSY
+        # An extended code (SQLITE_BUSY_SNAPSHOT is 517) carries its primary code in the low byte.
+        return sqlite_code & 0xFF in _SQLITE_BUSY
     state = getattr(error.orig, "sqlstate", None)
     return state is None or state.startswith("08") or state in _SHUTDOWN_STATES
 
@@ -50,23 +51,31 @@ class Reachability:
 
     def lost(self, error: BaseException) -> DatabaseUnavailable:
         """Note a call the database did not answer; the error to raise in its place."""
-        cause = type(getattr(error, "orig", None) or error).__name__
+        orig = getattr(error, "orig", None) or error
+        cause = type(orig).__name__
         with self._lock:
             first = self._down_since is None
             if first:
                 self._down_since = time.monotonic()
+        # The driver's first line says why (refused, a password rejected, too many clients); the log
+        # formatter masks anything in it that looks like a secret.
+        why = (str(orig).splitlines() or [""])[0][:200]
         log.log(
             logging.WARNING if first else logging.DEBUG,
-            "the database does not answer (%s); the bot retries on each call",
+            "the database does not answer (%s: %s); the bot retries on each call",
             cause,
+            why,
         )
         return DatabaseUnavailable(cause)
 
-    def answered(self) -> None:
-        """Note a call the database answered; the first after an outage is logged."""
+    def answered(self, asked_at: float) -> None:
+        """Note a call the database answered, asked at ``asked_at`` (monotonic); the first asked after an
+        outage began ends it, and is logged. One asked before it proves nothing about the database now."""
         if self._down_since is None:
             return
         with self._lock:
-            since, self._down_since = self._down_since, None
-        if since is not None:
-            log.warning("the database answers again after %.1f s", time.monotonic() - since)
+            since = self._down_since
+            if since is None or asked_at < since:
+                return
+            self._down_since = None
+        log.warning("the database answers again after %.1f s", time.monotonic() - since)
