@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from bot.lifecycle import SERVER_CLOSE_SECONDS, Server, web_server
 from tests.conftest import free_port
+from tests.fakes.server import wait_for_async
 
 
 async def slow(request: Request) -> PlainTextResponse:
@@ -64,7 +65,7 @@ async def test_a_request_open_when_the_server_stops_is_answered_first(
     server, serving, url = served
     async with httpx.AsyncClient() as client:
         request = asyncio.create_task(client.get(url, params={"seconds": 0.3}))
-        await asyncio.sleep(0.1)  # under way
+        await wait_for_async(lambda: server.server_state.tasks, timeout=5, message="the request under way")
         seconds = await stopped_after(server, serving)
         response = await request
     assert (response.status_code, response.text) == (200, "answered")
@@ -77,7 +78,7 @@ async def test_a_request_still_open_at_the_bound_is_cancelled_and_the_server_sto
     server, serving, url = served
     async with httpx.AsyncClient() as client:
         request = asyncio.create_task(client.get(url, params={"seconds": 30}))
-        await asyncio.sleep(0.1)
+        await wait_for_async(lambda: server.server_state.tasks, timeout=5, message="the request under way")
         seconds = await stopped_after(server, serving)
         response = await request
     assert response.status_code == 500  # cancelled, not left hanging for 30 s
