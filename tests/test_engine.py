@@ -94,7 +94,9 @@ async def test_a_server_that_does_not_answer_is_unavailable_and_said_once(
     said = [r for r in caplog.records if r.name == "bot.store.reach" and r.levelno >= logging.WARNING]
     # One line for the outage, saying why as the driver does.
     assert len(said) == 1
-    assert said[0].getMessage().startswith("the database does not answer (OperationalError: connection failed")
+    assert (
+        said[0].getMessage().startswith("the database does not answer (OperationalError: connection failed")
+    )
     assert said[0].getMessage().endswith("; the bot retries on each call")
 
 
