@@ -31,11 +31,7 @@ async def served() -> AsyncIterator[tuple[Server, asyncio.Task[None], str]]:
     port = free_port()
     server = web_server(Starlette(routes=[Route("/", slow)]), "127.0.0.1", port)
     serving = asyncio.create_task(server.serve())
-    for _ in range(500):  # 5 s at most
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "the web server did not start within 5 s"
+    await wait_for_async(lambda: server.started, timeout=5, message="the web server to start")
     yield server, serving, f"http://127.0.0.1:{port}/"
     server.should_exit = True
     await asyncio.wait_for(serving, timeout=SERVER_CLOSE_SECONDS + 5)
