@@ -60,6 +60,9 @@ def quiet_libraries(level: int) -> None:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
     # httpx logs every request line at INFO; our client logs what matters (retries, failures) itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs two INFO lines per watch cycle ("Running job", "executed successfully"): thousands a
+    # day saying nothing happened. A cycle it skips or misses is still a warning.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 def start_watching(

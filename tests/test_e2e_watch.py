@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from tests.test_e2e_http import button
 
 CHANNEL = "C0OPS"
 INTERVAL = "0.2"
+# A log line a person running the bot at LOG_LEVEL=INFO would read.
+LOUD = r" (INFO|WARNING|ERROR|CRITICAL) "
 LIST_PATH = f"/cloud/v3/inference/{PROJECT}/deployments"
 
 
@@ -370,6 +373,15 @@ def test_restart_after_sigkill_mid_post_alerts_each_transition_once(process_watc
     assert "🔵 Deploying → 🟢 Active" in all_text(reply["blocks"])
     watcher.polls(3)
     assert len(watcher.alerts()) == 1 and len(watcher.replies(parent["ts"])) == 1
+
+
+def test_polls_that_find_nothing_log_nothing_at_info(watcher: WatchBot) -> None:
+    watcher.watch()
+    logged = len(watcher.bot.log())
+    watcher.polls(10)
+    # The scheduler's "Running job" and "executed successfully" were two lines a cycle.
+    said = [line for line in watcher.bot.log()[logged:].splitlines() if re.search(LOUD, line)]
+    assert said == []
 
 
 def test_a_change_while_the_bot_is_down_is_alerted_once_marked_as_such(watcher: WatchBot) -> None:
