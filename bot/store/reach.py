@@ -9,9 +9,11 @@ file. Anything else is a bug and stays one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -79,3 +81,15 @@ class Reachability:
                 return
             self._down_since = None
         log.warning("the database answers again after %.1f s", time.monotonic() - since)
+
+
+@contextlib.contextmanager
+def failures_logged(logger: logging.Logger, message: str, *args: object) -> Iterator[None]:
+    """Log what a background round raises, with its traceback, and go on; a database that does not answer
+    is not logged again, since the store said so once for the outage."""
+    try:
+        yield
+    except DatabaseUnavailable:
+        pass
+    except Exception:
+        logger.exception(message, *args)

@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.access import Access, AccessDenied, AccessProblem
-from bot.errors import DatabaseUnavailable
 from bot.gcore.regions import RegionNames
 from bot.slack.api import WebApi
 from bot.slack.errors import SlackCallFailed, SlackFailureKind
 from bot.slack.pacing import ChannelRateLimiter
 from bot.store import Store
+from bot.store.reach import failures_logged
 from bot.watch.subscriptions import WatchedDeployment
 from formatters.errors import error_sentence
 from formatters.home import render_home
@@ -116,12 +116,8 @@ class HomePublisher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            try:
+            with failures_logged(log, "republishing the Home tab failed; trying again after the next poll"):
                 await self.publish_changed()
-            except DatabaseUnavailable:
-                pass  # the store has said so, once for the outage
-            except Exception:
-                log.exception("republishing the Home tab failed; trying again after the next poll")
 
     async def publish_changed(self) -> int:
         """Publish to each recent viewer whose view changed since it was last published to them, and who

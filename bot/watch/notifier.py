@@ -24,12 +24,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.errors import DatabaseUnavailable
 from bot.health import Health
 from bot.slack.api import POST_TIMEOUT_SECONDS, WebApi
 from bot.slack.auth import TokenRecheck
 from bot.slack.errors import SlackCallFailed, SlackFailure, SlackFailureKind
 from bot.store import DeliveryJob, DeliveryState, NotLeader, Store
+from bot.store.reach import failures_logged
 from bot.watch.delivery_outcomes import ChannelUnavailable, DeliveryDeferred, DeliveryFailed
 from bot.watch.pauses import DEFAULT_RECHECK_SECONDS, ChannelPauses
 from bot.watch.placement import Placement, Plan
@@ -101,14 +101,10 @@ class Notifier:
                 async with asyncio.timeout(idle_seconds):
                     await self._wake.wait()
             self._wake.clear()
-            try:
+            with failures_logged(log, "delivery round failed; retrying on the next one"):
                 if not self._health.ok:
                     await self._token.wait_until_valid()
                 await self._dispatch()
-            except DatabaseUnavailable:
-                pass  # the store has said so, once for the outage
-            except Exception:
-                log.exception("delivery round failed; retrying on the next one")
 
     async def deliver_open(self) -> int:
         """Deliver every open delivery and wait for it; returns how many were completed."""
@@ -158,19 +154,16 @@ class Notifier:
     async def _channel_worker(self, channel_id: str) -> int:
         delivered = 0
         try:
-            async with self._gate, self._placement.channel_lock(channel_id):
-                # Reads again while the dispatcher saw news after the last read: nothing waits a round.
-                while channel_id in self._dirty:
-                    self._dirty.discard(channel_id)
-                    jobs = await self._store.open_deliveries(channel_id)
-                    done, finished = await self._deliver_channel(jobs)
-                    delivered += done
-                    if not finished:
-                        break
-        except DatabaseUnavailable:
-            pass  # the store has said so, once for the outage
-        except Exception:
-            log.exception("delivering to %s failed; retrying on the next round", channel_id)
+            with failures_logged(log, "delivering to %s failed; retrying on the next round", channel_id):
+                async with self._gate, self._placement.channel_lock(channel_id):
+                    # Reads again while the dispatcher saw news after the last read: nothing waits a round.
+                    while channel_id in self._dirty:
+                        self._dirty.discard(channel_id)
+                        jobs = await self._store.open_deliveries(channel_id)
+                        done, finished = await self._deliver_channel(jobs)
+                        delivered += done
+                        if not finished:
+                            break
         finally:
             del self._workers[channel_id]
         return delivered

@@ -23,6 +23,7 @@ from bot.gcore.client import GcoreClient, PageShape, StatusListing
 from bot.gcore.errors import DeploymentNotFound, GcoreError, failure_reason
 from bot.metrics import Metrics
 from bot.store import NAME_MAX_CHARS, NotLeader, Store
+from bot.store.reach import failures_logged
 from bot.tasks import TaskSet
 from bot.watch.home import HomePublisher
 from bot.watch.notifier import Notifier
@@ -145,13 +146,9 @@ class Watcher:
                 # Each poll ends inside the cycle, whatever another raises: one left running would overlap
                 # the next cycle's poll of its project and record its transitions twice.
                 async with gate:
-                    try:
+                    with failures_logged(log, "polling project %d failed", project_id):
                         return await self._poll_project(project_id)
-                    except DatabaseUnavailable:
-                        return None  # the store has said so, once for the outage
-                    except Exception:
-                        log.exception("polling project %d failed", project_id)
-                        return None
+                    return None
 
             results = await asyncio.gather(*(poll(p) for p in projects))
             report.failed = [p for p, found in zip(projects, results, strict=True) if found is None]
