@@ -7,13 +7,18 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.blockkit import all_text
 from tests.conftest import PROJECT, assert_no_secrets
 from tests.databases import sqlite_rows
-from tests.fakes.gcore import seed_deployment
-from tests.test_e2e_watch import WatchBot
+from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.slack import FakeSlack
+from tests.test_e2e_watch import WatchBot, watch_bot
 from tests.test_e2e_watch import watcher as watcher  # the fixture: a watching bot in this process
 
 QUIET = "C0QUIET"
@@ -31,7 +36,16 @@ def probes_with_header(value: str) -> dict[str, Any]:
     return probes
 
 
-def test_an_image_change_then_deploying_is_one_alert_naming_both_images(watcher: WatchBot) -> None:
+@pytest.fixture
+def patient_watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
+    """A watching bot polling every second: its alert is posted, and the test's next change made, before
+    the next poll. At 0.2 s the alert could take longer than an interval on a loaded machine (seen 0.27 s),
+    and an idle poll in between closes the image change's episode, so the change after it starts another."""
+    yield from watch_bot(gcore, slack, tmp_path, process=False, extra={"WATCH_INTERVAL_SECONDS": "1"})
+
+
+def test_an_image_change_then_deploying_is_one_alert_naming_both_images(patient_watcher: WatchBot) -> None:
+    watcher = patient_watcher
     watcher.gcore.update(PROJECT, "my-instance", image="nginx:1.25")
     watcher.watch()
     watcher.polls()
