@@ -14,13 +14,18 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from slack_sdk.http_retry import builtin_async_handlers
+from slack_sdk.http_retry.handler import default_interval_calculator
+from slack_sdk.http_retry.jitter import Jitter
 
 from bot.__main__ import quiet_libraries, serve
 from bot.config import Settings
+from bot.gcore.retry import RetryPolicy
 from bot.slack.pacing import ChannelRateLimiter
 from bot.store import Store
 from tests.databases import postgres_schema, sqlite_url
@@ -355,3 +360,28 @@ def assert_no_secrets(*texts: str) -> None:
     for text in texts:
         for secret in SECRETS:
             assert secret not in text
+
+
+@pytest.fixture
+def quick_gcore_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Gcore client of each bot in this process tries as often as ever, a twentieth as far apart: for
+    tests of what a request that failed every attempt does (tests/test_gcore_client.py checks the backoff
+    itself). A Retry-After from Gcore is still waited out in full."""
+    backoff = RetryPolicy.backoff
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda policy, attempt: backoff(policy, attempt) / 20)
+
+
+class _NoJitter(Jitter):
+    def recalculate(self, duration: float) -> float:
+        return duration
+
+
+@pytest.fixture
+def quick_slack_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk's retry handlers (the people-facing client, bot/slack/api.py) retry as often as ever, for
+    the bots in this process, without the waits that are not the behaviour under test: a 429 waits its
+    Retry-After alone (not up to a second more), a 5xx a few ms (not 0.5 s, then 1 s, each up to a second
+    more)."""
+    monkeypatch.setattr(builtin_async_handlers, "random", SimpleNamespace(random=lambda: 0.0))
+    monkeypatch.setattr(default_interval_calculator, "backoff_factor", 0.005)
+    monkeypatch.setattr(default_interval_calculator, "jitter", _NoJitter())

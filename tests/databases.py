@@ -19,24 +19,30 @@ from bot.store.leadership import LEADER_LOCK_CLASS, LOCK_SCOPE, PROJECT_SCOPE
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def _no_answer(error: psycopg.Error) -> str:
+    return f"no PostgreSQL server answers at {POSTGRES_URL.split('@')[-1]} ({type(error).__name__})"
+
+
 def postgres_problem() -> str | None:
     """Why PostgreSQL cannot be used here, or None when a server answers."""
     try:
         with psycopg.connect(POSTGRES_URL, connect_timeout=3):
             return None
     except psycopg.Error as error:
-        return f"no PostgreSQL server answers at {POSTGRES_URL.split('@')[-1]} ({type(error).__name__})"
+        return _no_answer(error)
 
 
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A SQLAlchemy URL whose connections use a new, empty schema, dropped afterwards; the calling test
     skips, saying why, where no PostgreSQL server answers."""
-    problem = postgres_problem()
-    if problem:
-        pytest.skip(problem)
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+    # The connection that creates the schema is the check that a server answers.
+    try:
+        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.Error as error:
+        pytest.skip(_no_answer(error))
+    with connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
     try:
         base = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -74,6 +80,10 @@ def _lock_rows(url: str, select: str, key: tuple[str, str]) -> list[int]:
 
 
 _LEADER = (str(LEADER_LOCK_CLASS), LOCK_SCOPE)
+# pg_terminate_backend only signals a session unless given a timeout (PostgreSQL 14+): this waits until the
+# session has ended and let its locks go, so a caller's next statement never meets them (as on a loaded
+# machine it could); a session not ended by then (false) counts as not ended.
+_TERMINATE = "pg_terminate_backend(pid, 10000)::int"
 
 
 def leader_pid(url: str) -> int | None:
@@ -85,7 +95,7 @@ def leader_pid(url: str) -> int | None:
 def terminate_leader_session(url: str) -> int:
     """End the PostgreSQL session that holds the leader lock of the bots on ``url``, as an operator or a
     failover would; the number of sessions ended."""
-    return len(_lock_rows(url, "pg_terminate_backend(pid)::int", _LEADER))
+    return sum(_lock_rows(url, _TERMINATE, _LEADER))
 
 
 def lease_holders(url: str, project_id: int) -> list[int]:
@@ -96,4 +106,4 @@ def lease_holders(url: str, project_id: int) -> list[int]:
 def terminate_lease_holder(url: str, project_id: int) -> int:
     """End the PostgreSQL session that holds a project's lease, as a replica's death would; the number of
     sessions ended."""
-    return len(_lock_rows(url, "pg_terminate_backend(pid)::int", (PROJECT_SCOPE, str(int(project_id)))))
+    return sum(_lock_rows(url, _TERMINATE, (PROJECT_SCOPE, str(int(project_id)))))

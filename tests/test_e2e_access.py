@@ -307,10 +307,12 @@ def test_a_project_no_longer_allowed_is_not_polled(
         watcher.bot.stop()
 
 
+@pytest.mark.usefixtures("quick_gcore_retries")
 def test_a_channel_no_longer_allowed_gets_no_alerts(
     fresh: None, gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    watcher = WatchBot(gcore, slack, tmp_path)
+    # Where the outage notice goes is tested here, not when: after the first failed poll.
+    watcher = WatchBot(gcore, slack, tmp_path, {"GCORE_OUTAGE_ALERT_AFTER": "1"})
     try:
         watcher.watch()
         assert watcher.bot.reply(watcher.bot.command("watch my-instance", channel_id="C0ELSE")).body

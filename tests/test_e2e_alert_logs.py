@@ -65,7 +65,7 @@ def test_a_problem_that_wakes_people_shows_its_last_log_lines_oldest_first_menti
     assert "<!channel>" not in logs["text"]
     assert not limit_problems(logs["blocks"], logs["text"])
     assert logs_asked(watcher) == [{"limit": "5", "offset": "0", "order_by": "time.desc", "region_id": "1"}]
-    watcher.polls(3)
+    watcher.polls(2)
     assert len(watcher.replies(timeline["ts"])) == 2 and len(logs_asked(watcher)) == 1
 
 
@@ -101,7 +101,7 @@ def test_alert_log_lines_0_asks_the_logs_endpoint_nothing(watcher: WatchBot) -> 
     watcher.gcore.set_logs(PROJECT, "my-instance", log_entries(3))
     fail(watcher)
     (timeline,) = watcher.wait_alerts(1)
-    watcher.polls(3)
+    watcher.polls(2)
     assert logs_asked(watcher) == [] and watcher.replies(timeline["ts"]) == []
     assert "📜" not in all_text(timeline["blocks"])
 

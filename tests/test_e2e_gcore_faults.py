@@ -12,10 +12,13 @@ import pytest
 from tests.blockkit import all_text, limit_problems
 from tests.conftest import PROJECT
 from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_watch import LIST_PATH, WatchBot, watch_bot
 
 GET_PATH = f"{LIST_PATH}/my-instance"
+# What the bot logs for a poll whose listing failed all its attempts.
+FAILED_POLL = f"polling project {PROJECT} failed"
 PROXY_PAGE = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 NO_ANSWER = "The Gcore API did not answer; try again in a minute."
 UNREADABLE = "The Gcore API sent an answer the bot could not read; try again in a minute."
@@ -40,17 +43,22 @@ FAULTS: dict[str, tuple[dict[str, Any], str]] = {
 
 
 @pytest.fixture
-def watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
+def watcher(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, quick_gcore_retries: None
+) -> Iterator[WatchBot]:
     """A bot watching my-instance, told of an outage only after many failed polls: a short fault is quiet."""
     yield from watch_bot(gcore, slack, tmp_path, process=False, extra={"GCORE_OUTAGE_ALERT_AFTER": "50"})
 
 
-def no_false_transition_and_recovery(watcher: WatchBot, fault: Callable[[], None], polls: int = 3) -> None:
-    """Run ``fault`` on a watching bot: the polls go on with no alert, and once it is over a real change
-    is one alert, with no restart."""
+def no_false_transition_and_recovery(
+    watcher: WatchBot, fault: Callable[[], None], polls: int = 3, *, failing: bool = True
+) -> None:
+    """Run ``fault`` on a watching bot: a poll fails whole (unless not ``failing``), the polls go on with no
+    alert, and once it is over a real change is one alert, with no restart."""
     watcher.watch()
     fault()
     watcher.polls(polls)
+    assert (FAILED_POLL in watcher.bot.log()) is failing
     assert watcher.alerts() == []
     watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     (alert,) = watcher.wait_alerts(1)
@@ -60,17 +68,21 @@ def no_false_transition_and_recovery(watcher: WatchBot, fault: Callable[[], None
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_a_gcore_fault_is_no_transition_and_one_sentence(watcher: WatchBot, name: str) -> None:
     injection, sentence = FAULTS[name]
-    watcher.gcore.fail_next(times=20, path=GET_PATH, **injection)
-    reply = watcher.command("status my-instance")
-    assert reply["response_type"] == "ephemeral" and reply["text"].endswith(sentence), reply["text"]
-    watcher.gcore.clear_failures()
-    assert "my-instance" in all_text(watcher.command("status my-instance")["blocks"])
 
-    def on_the_listing() -> None:
-        # Eight answers: the client's four attempts, twice over: two polls fail whole.
-        watcher.gcore.fail_next(times=8, path=LIST_PATH, **injection)
+    def asked_while_the_watcher_polls() -> None:
+        # The person asks while the watcher polls through the same fault; both wait out its retries at once.
+        # Four answers on the listing: a poll's four attempts where the client retries the fault (one poll
+        # fails whole), else four polls that fail. The fifth listing comes after all four were answered.
+        listed = watcher.list_requests()
+        watcher.gcore.fail_next(times=4, path=LIST_PATH, **injection)
+        watcher.gcore.fail_next(times=20, path=GET_PATH, **injection)
+        reply = watcher.command("status my-instance")
+        assert reply["response_type"] == "ephemeral" and reply["text"].endswith(sentence), reply["text"]
+        wait_for(lambda: watcher.list_requests() >= listed + 5, timeout=15, message="4 failed listings")
+        watcher.gcore.clear_failures()
+        assert "my-instance" in all_text(watcher.command("status my-instance")["blocks"])
 
-    no_false_transition_and_recovery(watcher, on_the_listing, polls=9)
+    no_false_transition_and_recovery(watcher, asked_while_the_watcher_polls, polls=1)
 
 
 def test_a_listing_whose_count_disagrees_is_no_transition_and_one_sentence(watcher: WatchBot) -> None:
@@ -80,8 +92,9 @@ def test_a_listing_whose_count_disagrees_is_no_transition_and_one_sentence(watch
         "Gcore's list of deployments in project 1 came back incomplete; try again in a minute."
     )
     watcher.gcore.clear_failures()
+    # Two listings a poll (the second page repeats the first): two polls fail, the fifth listing answers.
     no_false_transition_and_recovery(
-        watcher, lambda: watcher.gcore.fail_next(200, times=8, path=LIST_PATH, body=short), polls=9
+        watcher, lambda: watcher.gcore.fail_next(200, times=4, path=LIST_PATH, body=short), polls=5
     )
 
 
@@ -97,7 +110,8 @@ def test_a_read_that_hangs_past_the_deadline_is_no_transition(impatient_watcher:
 
     def hang_then_answer() -> None:
         watcher.gcore.set_delay(2.0, path=LIST_PATH)
-        watcher.polls(2)
+        # The fake fixes a request's delay as it arrives: the one counted here hangs past the deadline.
+        watcher.polls(1)
         watcher.gcore.set_delay(0.0, path=LIST_PATH)
 
     no_false_transition_and_recovery(watcher, hang_then_answer, polls=1)
@@ -106,7 +120,8 @@ def test_a_read_that_hangs_past_the_deadline_is_no_transition(impatient_watcher:
 def test_connections_reset_are_no_transition(watcher: WatchBot) -> None:
     def down_then_up() -> None:
         watcher.gcore.set_down(True)
-        watcher.polls(3)
+        # Up again once a whole poll, each of its attempts, has failed.
+        wait_for(lambda: FAILED_POLL in watcher.bot.log(), timeout=15, message="a failed poll")
         watcher.gcore.set_down(False)
 
     no_false_transition_and_recovery(watcher, down_then_up, polls=1)
@@ -136,4 +151,4 @@ def test_odd_but_valid_data_makes_a_card_within_slacks_limits_and_no_transition(
     card = watcher.command("status my-instance")
     assert card["response_type"] == "ephemeral" and "my-instance" in all_text(card["blocks"])
     assert not limit_problems(card["blocks"], card["text"])
-    no_false_transition_and_recovery(watcher, lambda: None)
+    no_false_transition_and_recovery(watcher, lambda: None, failing=False)

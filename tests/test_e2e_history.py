@@ -3,32 +3,50 @@ first with how long each took; an unwatched deployment offered to watch; a bad n
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.actions import ActionId, DeploymentRef
 from tests.blockkit import all_text, limit_problems
 from tests.conftest import PROJECT
-from tests.fakes.gcore import seed_deployment
+from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.slack import FakeSlack
 from tests.test_e2e_http import button
-from tests.test_e2e_watch import CHANNEL, WatchBot, failing_containers
+from tests.test_e2e_watch import CHANNEL, WatchBot, failing_containers, watch_bot
 from tests.test_e2e_watch import watcher as watcher  # the fixture: a watching bot in this process
+
+# Changes further apart than this are separate episodes (by default ten minutes must pass).
+FLAP_WINDOW = 1
+
+
+@pytest.fixture
+def short_flap_watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
+    """A watching bot in this process whose changes a second apart are separate episodes."""
+    yield from watch_bot(
+        gcore, slack, tmp_path, process=False, extra={"FLAP_WINDOW_SECONDS": str(FLAP_WINDOW)}
+    )
 
 
 def two_episodes_and_a_nap(watcher: WatchBot) -> list[dict[str, Any]]:
     """A rollout, a nap, then a failed rollout that recovers; the channel's top-level alerts."""
-    # Changes a second apart are separate episodes (by default ten minutes must pass).
-    watcher.env["FLAP_WINDOW_SECONDS"] = "1"
-    watcher.restart()
     watcher.watch()
     watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     (rollout,) = watcher.wait_alerts(1)
     watcher.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
     watcher.wait_edit(rollout["ts"], "✅ rolled out in")
+    rolled_out = time.monotonic()  # the poll that saw it end was before
     watcher.polls(2)
     watcher.gcore.set_status(PROJECT, "my-instance", "PENDING")
     watcher.wait_alerts(2)  # the day's sleep digest
     watcher.gcore.set_status(PROJECT, "my-instance", "ACTIVE")
-    watcher.polls(10)  # at least 1.8 s: the next change is past the flap window, so a new episode
+    watcher.polls(2)
+    # Time itself is the condition: the next change comes past the flap window after the rollout's end (a
+    # nap is no change that counts), so it starts a new episode.
+    time.sleep(max(0.0, rolled_out + FLAP_WINDOW - time.monotonic()))
     watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     incident = watcher.wait_alerts(3)[2]
     watcher.gcore.update(
@@ -40,7 +58,8 @@ def two_episodes_and_a_nap(watcher: WatchBot) -> list[dict[str, Any]]:
     return watcher.alerts()
 
 
-def test_history_lists_the_episodes_newest_first_with_their_durations(watcher: WatchBot) -> None:
+def test_history_lists_the_episodes_newest_first_with_their_durations(short_flap_watcher: WatchBot) -> None:
+    watcher = short_flap_watcher
     watcher.gcore.put(seed_deployment(name="other-one"))
     alerts = two_episodes_and_a_nap(watcher)
     assert len(alerts) == 3

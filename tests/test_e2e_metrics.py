@@ -108,8 +108,8 @@ def test_metrics_follow_a_watched_deployment_from_poll_to_alert(watcher: WatchBo
 
 def test_a_held_alert_ages_and_slack_errors_are_counted_by_code(watcher: WatchBot) -> None:
     watcher.watch()
-    # Slack rate limits the channel's post for 2 s: the alert waits, open, and ages.
-    watcher.slack.fail_next("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "2"})
+    # Slack rate limits the channel's post for 1 s: the alert waits, open, and ages.
+    watcher.slack.fail_next("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "1"})
     watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     held = scraped_when(
         watcher,

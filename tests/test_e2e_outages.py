@@ -47,7 +47,8 @@ def failed_list_requests(gcore: FakeGcore, after: float) -> list[float]:
 
 
 def test_a_rejected_key_says_so_and_since_the_first_failed_poll(watchers: Callable[..., WatchBot]) -> None:
-    watcher = watchers(GCORE_OUTAGE_ALERT_AFTER="8")
+    # Eight polls 0.2 s apart span more than a second, so the notice's time is a later second than its since.
+    watcher = watchers(GCORE_OUTAGE_ALERT_AFTER="8", WATCH_INTERVAL_SECONDS="0.2")
     watcher.watch()
     began = time.monotonic()
     # A 401 is not retried: each poll is one request, so eight failed polls, then Gcore takes the key again.
@@ -71,10 +72,11 @@ def test_a_rejected_key_says_so_and_since_the_first_failed_poll(watchers: Callab
     assert lasted is not None, back["text"]
     assert 1 <= int(lasted.group(1)) <= 60
     assert f"It had been failing since <!date^{since}^" in all_text(back["blocks"])
-    watcher.polls(3)
+    watcher.polls(2)
     assert len(watcher.alerts()) == 2
 
 
+@pytest.mark.usefixtures("quick_gcore_retries")
 def test_a_gcore_that_drops_connections_gives_no_answer(watchers: Callable[..., WatchBot]) -> None:
     watcher = watchers(GCORE_OUTAGE_ALERT_AFTER="1")
     watcher.watch()
@@ -88,6 +90,7 @@ def test_a_gcore_that_drops_connections_gives_no_answer(watchers: Callable[..., 
     assert re.fullmatch(r"📡 The Gcore API is reachable again for project 1, after \d+ (s|min)", back["text"])
 
 
+@pytest.mark.usefixtures("quick_gcore_retries")
 def test_gcore_errors_say_their_status_once_to_a_channel_watching_twice(
     watchers: Callable[..., WatchBot],
 ) -> None:
@@ -102,5 +105,5 @@ def test_gcore_errors_say_their_status_once_to_a_channel_watching_twice(
     assert notice["text"] == "📡 The bot can't reach the Gcore API for project 1: Gcore errors (503)"
     alerts = watcher.wait_alerts(2)
     assert "reachable again for project 1, after" in alerts[1]["text"]
-    watcher.polls(3)
+    watcher.polls(2)
     assert len(watcher.alerts()) == 2

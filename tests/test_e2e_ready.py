@@ -3,9 +3,14 @@ not ready again while either is lost. ``/healthz`` (live) is not affected by eit
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+import bot.__main__ as bot_main
+from bot.slack.auth import TokenRecheck
 from tests.conftest import RunningBot, start_bot
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
@@ -21,17 +26,24 @@ def test_a_running_bot_is_ready(bot: RunningBot) -> None:
     assert readiness(bot) == (200, {"ready": True})
 
 
-def test_not_ready_until_slack_confirms_the_token(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("quick_slack_retries")
+def test_not_ready_until_slack_confirms_the_token(
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gcore.reset()
     gcore.put(seed_deployment())
     slack.clear()
-    # Slack does not answer auth.test at start (a 500 through every retry), nor at the first recheck.
-    slack.fail_next("auth.test", "internal_error", times=4, status=500)
+    # Rechecked from 50 ms on rather than 1 s: when Slack answers again is the test's to say.
+    monkeypatch.setattr(bot_main, "TokenRecheck", functools.partial(TokenRecheck, first_delay=0.05))
+    # Slack does not answer auth.test (a 500 through every retry) at start, nor after, until it is told to.
+    slack.fail_next("auth.test", "internal_error", times=1000, status=500)
     bot = start_bot(gcore, slack, tmp_path)
     try:
         status, report = readiness(bot)
         assert status == 503 and report["problems"] == ["Slack has not confirmed the bot token yet"]
         assert bot.http.get(f"{bot.url}/healthz").status_code == 200  # alive all the same
+        assert len(slack.calls("auth.test")) >= 3  # the start's call and its two retries
+        slack.clear()  # Slack answers again
         wait_for(lambda: readiness(bot)[0] == 200, timeout=15, message="ready once Slack answers")
     finally:
         bot.stop()

@@ -98,8 +98,9 @@ def watch_projects(bot: RunningBot, projects: list[int], flags: str, channel: di
 # In-process bots share this process's interpreter with the fakes: a cycle of 20 projects takes 0.3-0.7 s
 # here (idle, loaded), so a shorter interval would have cycles skipped, not show a project polled twice.
 INTERVAL = 1.0
-# The window in which each project must be polled once per interval by one replica, not twice.
-WINDOW_INTERVALS = 6
+# The window in which each project must be polled once per interval by one replica, not twice: one replica
+# polls a project at most WINDOW_INTERVALS + 1 times in it, two would poll it 6 to 8 times.
+WINDOW_INTERVALS = 3
 # A stopped replica's locks go at the end of its stop; the survivor's next cycle starts within one interval
 # and takes them (a second interval when the cycle under way overran its slot on a loaded machine), then
 # polls them within that cycle: 1 s, or two mean cycles when the full suite loads the machine and two

@@ -1,4 +1,5 @@
-"""``python -m bot`` in Socket Mode: envelopes over a loopback websocket, acks back, answers to Slack."""
+"""The bot in Socket Mode: envelopes over a loopback websocket, acks back, answers to Slack. Its serve() runs in
+this process; ``python -m bot`` in Socket Mode is test_e2e_shutdown.py's SIGTERM test."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from bot.actions import ActionId
 from bot.slack import socket_mode
 from tests.blockkit import all_text
-from tests.conftest import APP_TOKEN, RunningBot, assert_no_secrets, start_bot, start_bot_process
+from tests.conftest import APP_TOKEN, RunningBot, assert_no_secrets, start_bot
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
@@ -27,7 +28,7 @@ def socket_bot(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[R
     gcore.reset()
     gcore.put(seed_deployment())
     slack.clear()
-    bot = start_bot_process(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    bot = start_bot(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
     slack.wait_for_socket_client()
     yield bot
     bot.stop()
@@ -61,12 +62,12 @@ def test_socket_mode_command_and_button(socket_bot: RunningBot, slack: FakeSlack
 
 
 def test_slack_out_of_reach_is_one_warning_per_attempt_while_the_health_checks_answer(
-    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
+    gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gcore.reset()
     slack.clear()
     slack.fail_next("apps.connections.open", "internal_error", status=500)
-    bot = start_bot(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    bot = socket_bot_in_process(gcore, slack, tmp_path, monkeypatch, first=0.05, most=0.2)
     try:
         # start_bot waited for /healthz: it answers before Slack does.
         slack.wait_for_socket_client()

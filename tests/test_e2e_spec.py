@@ -7,18 +7,13 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.blockkit import all_text
 from tests.conftest import PROJECT, assert_no_secrets
 from tests.databases import sqlite_rows
-from tests.fakes.gcore import FakeGcore, seed_deployment
-from tests.fakes.slack import FakeSlack
-from tests.test_e2e_watch import WatchBot, watch_bot
+from tests.fakes.gcore import seed_deployment
+from tests.test_e2e_watch import LIST_PATH, WatchBot
 from tests.test_e2e_watch import watcher as watcher  # the fixture: a watching bot in this process
 
 QUIET = "C0QUIET"
@@ -36,22 +31,23 @@ def probes_with_header(value: str) -> dict[str, Any]:
     return probes
 
 
-@pytest.fixture
-def patient_watcher(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[WatchBot]:
-    """A watching bot polling every second: its alert is posted, and the test's next change made, before
-    the next poll. At 0.2 s the alert could take longer than an interval on a loaded machine (seen 0.27 s),
-    and an idle poll in between closes the image change's episode, so the change after it starts another."""
-    yield from watch_bot(gcore, slack, tmp_path, process=False, extra={"WATCH_INTERVAL_SECONDS": "1"})
-
-
-def test_an_image_change_then_deploying_is_one_alert_naming_both_images(patient_watcher: WatchBot) -> None:
-    watcher = patient_watcher
+def test_an_image_change_then_deploying_is_one_alert_naming_both_images(watcher: WatchBot) -> None:
     watcher.gcore.update(PROJECT, "my-instance", image="nginx:1.25")
     watcher.watch()
-    watcher.polls()
-    watcher.gcore.update(PROJECT, "my-instance", image="nginx:1.27")
+    seen = watcher.gcore.get(PROJECT, "my-instance")
+    assert seen is not None
+    image_changed = {"count": 1, "results": [{**seen, "image": "nginx:1.27"}]}
+
+    async def image_change_then_deploying() -> None:
+        # The next poll reads the image change alone (an answer the fake stands in with), every poll after
+        # it the rollout. Done on the fake's loop, which reads no request between the two, so whatever the
+        # interval and however slow the alert, no poll in between sees nothing new: an idle poll would
+        # close the image change's episode and the rollout start another.
+        watcher.gcore.fail_next(200, body=image_changed, path=LIST_PATH)
+        watcher.gcore.update(PROJECT, "my-instance", image="nginx:1.27", status="DEPLOYING")
+
+    watcher.gcore.run_on_loop(image_change_then_deploying())
     (parent,) = watcher.wait_alerts(1)
-    watcher.gcore.set_status(PROJECT, "my-instance", "DEPLOYING")
     (reply,) = watcher.wait_replies(parent["ts"], 1)
     assert "Deploying" in all_text(reply["blocks"])
     text = all_text(watcher.wait_edit(parent["ts"], "Deploying")["blocks"])
@@ -80,7 +76,6 @@ def test_env_values_and_probe_headers_reach_no_message_log_or_row(watcher: Watch
         PROJECT, "my-instance", envs={"API_TOKEN": markers[0]}, probes=probes_with_header(markers[1])
     )
     watcher.watch("watch my-instance --flat")
-    watcher.polls()
     watcher.gcore.update(
         PROJECT,
         "my-instance",

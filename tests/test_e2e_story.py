@@ -121,7 +121,7 @@ def test_unwatch_asks_first_and_under_all_offers_to_mute_one_deployment(watcher:
     watcher.gcore.set_status(PROJECT, "other-one", "DEPLOYING")
     alerts = watcher.wait_alerts(2)
     assert "other-one" in all_text(alerts[1]["blocks"])
-    watcher.polls(3)
+    watcher.polls(2)
     assert len(watcher.alerts()) == 2 and len(watcher.replies(alert["ts"])) == 0
     for message in watcher.slack.messages(CHANNEL):
         assert all("confirm" in b for b in buttons(message) if b["action_id"].startswith("unwatch"))
