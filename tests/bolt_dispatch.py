@@ -16,7 +16,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.services import Services
 from bot.slack.auth import check_slack_token
 from handlers import create_app
-from tests.conftest import GCORE_KEY, SIGNING_SECRET, bot_environment, free_port, settings_from
+from tests.bots import GCORE_KEY, SIGNING_SECRET, bot_environment, free_port, settings_from
 from tests.fakes.gcore import FakeGcore
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import signed_headers

@@ -1,300 +1,32 @@
-"""Fixtures that run the real bot (``python -m bot``) against the loopback Gcore and Slack fakes."""
+"""Fixtures that run the real bot (``python -m bot``) against the loopback Gcore and Slack fakes.
+
+xdist's controller loads this file too and runs no test: what the fixtures need is imported when they run,
+so the workers start without waiting for the controller to import the bot (~0.8 s).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import faulthandler
 import gc
 import json
-import logging
-import os
-import socket
-import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
-from slack_sdk.http_retry import builtin_async_handlers
-from slack_sdk.http_retry.handler import default_interval_calculator
-from slack_sdk.http_retry.jitter import Jitter
 
-from bot.__main__ import quiet_libraries, serve
-from bot.config import Settings
-from bot.gcore.retry import RetryPolicy
-from bot.slack.pacing import ChannelRateLimiter
-from bot.store import Store
-from tests.databases import postgres_schema, sqlite_url
-from tests.fakes.gcore import FakeGcore, seed_deployment
-from tests.fakes.server import wait_for
-from tests.fakes.slack import FakeSlack, ResponsePost
-from tests.fakes.slack_requests import (
-    block_action,
-    event_callback,
-    form_body,
-    interactive_body,
-    signed_headers,
-    slash_command,
-)
-from tests.processes import stop_process
+if TYPE_CHECKING:
+    from bot.store import Store
+    from tests.bots import RunningBot
+    from tests.fakes.gcore import FakeGcore
+    from tests.fakes.slack import FakeSlack
 
 # Machines that set PYTHONDONTWRITEBYTECODE also keep pytest from caching the test modules it rewrites for
 # its assertion messages: each xdist worker would then rewrite every one again (~5 s of CPU per worker).
-# The modules imported from here on are the test modules, whose rewritten code pytest caches atomically.
+# The modules imported from here on (the test modules, the bot) are cached atomically, pytest's rewritten
+# ones included.
 sys.dont_write_bytecode = False
-
-BOT_TOKEN = "xoxb-test-bot-token-7f3a"
-APP_TOKEN = "xapp-test-app-token-91c2"
-SIGNING_SECRET = "test-signing-secret-5b8e"
-GCORE_KEY = "test-gcore-key-c4d1"
-SECRETS = (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, GCORE_KEY)
-PROJECT = 1
-START_TIMEOUT = 20.0
-# Bots in this process pace alerts at 20 a second per channel, not Slack's one: the fake has no limit, and
-# at Slack's pace the suite would mostly wait. Slack's pace is kept by the bots started as processes, and
-# tested in test_rate_limit.py and by the fan-out benchmark.
-IN_PROCESS_POSTS_PER_SECOND = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def bot_environment(gcore: FakeGcore, slack: FakeSlack, port: int, **extra: str) -> dict[str, str]:
-    """The environment of a bot pointed at the fakes; nothing inherited can override it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GCORE_"))}
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.api_url,
-        GCORE_API_KEY=GCORE_KEY,
-        GCORE_BASE_URL=gcore.url,
-        GCORE_CLOUD_PROJECT_ID=str(PROJECT),
-        HOST="127.0.0.1",
-        PORT=str(port),
-        LOG_LEVEL="DEBUG",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
-@dataclass
-class RunningBot:
-    """A running bot and the ways a test talks to it as Slack would."""
-
-    port: int
-    slack: FakeSlack
-    # Plain HTTP on loopback: no CA bundle to load (~50 ms of CPU per client).
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10.0, verify=False))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        """Everything the bot logged so far."""
-        raise NotImplementedError
-
-    def problem(self) -> str | None:
-        """Why the bot is no longer running, or None while it is."""
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        """Stop the bot and wait for it (bounded)."""
-        self.http.close()
-
-    def post_signed(self, body: str, timestamp: int | None = None) -> httpx.Response:
-        headers = signed_headers(SIGNING_SECRET, body, timestamp)
-        return self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
-
-    def command(self, text: str, **fields: str) -> str:
-        """Send ``/inference <text>``, check Slack got its ack, and return the response_url id to watch."""
-        response_url = self.slack.new_response_url()
-        ack = self.post_signed(form_body(slash_command(text, response_url=response_url, **fields)))
-        assert (ack.status_code, ack.text) == (200, ""), f"ack was {ack.status_code} {ack.text!r}"
-        return response_url.rsplit("/", 1)[-1]
-
-    def click(self, button: dict[str, Any], **kwargs: Any) -> str:
-        """Click a button element taken from a message the bot sent; same checks and return as ``command``."""
-        response_url = self.slack.new_response_url()
-        payload = block_action(
-            button["action_id"], button.get("value", ""), response_url=response_url, **kwargs
-        )
-        ack = self.post_signed(interactive_body(payload))
-        assert (ack.status_code, ack.text) == (200, ""), f"ack was {ack.status_code} {ack.text!r}"
-        return response_url.rsplit("/", 1)[-1]
-
-    def event(self, event: dict[str, Any]) -> None:
-        """Deliver an Events API ``event`` as Slack does (a signed JSON ``event_callback``); check the ack."""
-        body = json.dumps(event_callback(event), separators=(",", ":"))
-        headers = signed_headers(SIGNING_SECRET, body) | {"Content-Type": "application/json"}
-        ack = self.http.post(f"{self.url}/slack/events", content=body, headers=headers)
-        assert ack.status_code == 200, f"ack was {ack.status_code} {ack.text!r}"
-
-    def reply(self, response_id: str, index: int = 0, timeout: float = 10.0) -> ResponsePost:
-        """The ``index``-th post to a response_url, waited for with a bound."""
-
-        def posted() -> ResponsePost | None:
-            posts = self.slack.responses(response_id)
-            return posts[index] if len(posts) > index else None
-
-        return wait_for(posted, timeout=timeout)
-
-    def wait_healthy(self) -> None:
-        """Wait for ``/healthz``; stop the bot and fail, with its log, if it dies or never answers."""
-
-        def healthy() -> bool:
-            problem = self.problem()
-            if problem is not None:
-                raise AssertionError(f"{problem}:\n{self.log()}")
-            try:
-                return self.http.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        try:
-            wait_for(healthy, timeout=START_TIMEOUT, interval=0.05)
-        except BaseException:
-            self.stop()
-            raise
-
-
-@dataclass
-class BotProcess(RunningBot):
-    """``python -m bot`` as a process of its own, as an operator runs it."""
-
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-
-    def log(self) -> str:
-        assert self.log_path is not None
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def problem(self) -> str | None:
-        assert self.process is not None
-        return None if self.process.poll() is None else f"bot exited with {self.process.returncode}"
-
-    def stop(self) -> None:
-        assert self.process is not None
-        stop_process(self.process)
-        super().stop()
-
-
-class _Records(logging.Handler):
-    """Keeps every log line of the bots running in this process."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-@dataclass
-class BotInProcess(RunningBot):
-    """The bot's own ``serve()`` on an event loop of its own in this process: the same app, watcher,
-    notifier, web server and real HTTP as ``python -m bot``, without the seconds a new interpreter takes
-    to import them. Its log is every line logged in this process while it runs."""
-
-    thread: threading.Thread | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-    shutdown: asyncio.Event | None = None
-    records: _Records = field(default_factory=_Records)
-    failure: list[BaseException] = field(default_factory=list)
-
-    def log(self) -> str:
-        return "\n".join(self.records.lines)
-
-    def problem(self) -> str | None:
-        assert self.thread is not None
-        if self.thread.is_alive():
-            return None
-        return f"bot stopped: {self.failure[0]!r}" if self.failure else "bot stopped"
-
-    def stop(self) -> None:
-        assert self.thread is not None and self.loop is not None and self.shutdown is not None
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.shutdown.set)
-            self.thread.join(timeout=15)
-        if self.thread.is_alive():
-            # What it is stuck on is the only clue a hung shutdown leaves.
-            faulthandler.dump_traceback(file=sys.stderr)
-        assert not self.thread.is_alive(), "the in-process bot did not stop within 15 s"
-        logging.getLogger().removeHandler(self.records)
-        super().stop()
-
-
-def settings_from(env: dict[str, str]) -> Settings:
-    """The settings ``python -m bot`` would read from ``env``, and nothing from this process's environment
-    or a developer's ``.env``."""
-    fields = {name.lower(): value for name, value in env.items() if name.lower() in Settings.model_fields}
-    # model_validate reads no environment source, unlike Settings().
-    return Settings.model_validate(fields)
-
-
-def start_bot(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -> RunningBot:
-    """Start the bot against the fakes in this process and wait for /healthz; its database defaults to a
-    file in ``workdir``, as ``python -m bot`` run there would have it."""
-    port = free_port()
-    env = bot_environment(gcore, slack, port, **{"DATABASE_URL": f"sqlite:///{workdir / 'bot.db'}", **extra})
-    bot = start_in_process(env, port, slack)
-    bot.wait_healthy()
-    return bot
-
-
-def start_bot_process(gcore: FakeGcore, slack: FakeSlack, workdir: Path, **extra: str) -> BotProcess:
-    """Start ``python -m bot`` in ``workdir`` (so no developer .env is read) and wait for /healthz."""
-    port = free_port()
-    log_path = workdir / f"bot-{port}.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot"],
-            cwd=workdir,
-            env=bot_environment(gcore, slack, port, **extra),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    bot = BotProcess(port=port, slack=slack, process=process, log_path=log_path)
-    bot.wait_healthy()
-    return bot
-
-
-def start_in_process(env: dict[str, str], port: int, slack: FakeSlack) -> BotInProcess:
-    """Start the bot's serve() with ``env`` on a thread of its own; the caller waits for it."""
-    settings = settings_from(env)
-    shutdown = asyncio.Event()
-    bot = BotInProcess(port=port, slack=slack, shutdown=shutdown)
-    root = logging.getLogger()
-    root.addHandler(bot.records)
-    root.setLevel(logging.DEBUG)
-    quiet_libraries(logging.DEBUG)
-    started = threading.Event()
-
-    def run() -> None:
-        # A Runner, like asyncio.run: what is still pending when serve() returns is cancelled, not leaked.
-        with asyncio.Runner() as runner:
-            bot.loop = runner.get_loop()
-            started.set()
-            try:
-                pacing = ChannelRateLimiter(rate=IN_PROCESS_POSTS_PER_SECOND)
-                runner.run(serve(settings, shutdown, pacing=pacing))
-            except BaseException as error:
-                bot.failure.append(error)
-
-    bot.thread = threading.Thread(target=run, name=f"bot-{port}", daemon=True)
-    bot.thread.start()
-    assert started.wait(10), "the in-process bot's event loop did not start"
-    return bot
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -306,6 +38,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database on each engine; PostgreSQL skips, saying why, where no server answers."""
+    from tests.databases import postgres_schema, sqlite_url
+
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
@@ -316,6 +50,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 async def leading_store(database_url: str) -> AsyncIterator[Store]:
     """A store on each engine that leads and leases projects 1 to 3, as a lone replica does."""
+    from bot.store import Store
+
     store = Store(database_url)
     assert await store.lead()
     assert (await store.lease_projects([1, 2, 3])).projects == [1, 2, 3]
@@ -326,18 +62,25 @@ async def leading_store(database_url: str) -> AsyncIterator[Store]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema in the machine's PostgreSQL; skips, saying why, where no server answers."""
+    from tests.databases import postgres_schema
+
     with postgres_schema() as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def gcore() -> Iterator[FakeGcore]:
+    from tests.bots import GCORE_KEY
+    from tests.fakes.gcore import FakeGcore
+
     with FakeGcore(api_key=GCORE_KEY) as fake:
         yield fake
 
 
 @pytest.fixture(scope="session")
 def slack() -> Iterator[FakeSlack]:
+    from tests.fakes.slack import FakeSlack
+
     with FakeSlack() as fake:
         yield fake
 
@@ -347,6 +90,8 @@ def http_bot(
     gcore: FakeGcore, slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningBot]:
     """One bot in HTTP mode for the whole session; the fakes are reset before each test that uses it."""
+    from tests.bots import start_bot
+
     bot = start_bot(gcore, slack, tmp_path_factory.mktemp("http-bot"))
     yield bot
     bot.stop()
@@ -354,6 +99,9 @@ def http_bot(
 
 @pytest.fixture
 def bot(http_bot: RunningBot, gcore: FakeGcore, slack: FakeSlack) -> Iterator[RunningBot]:
+    from tests.bots import assert_no_secrets
+    from tests.fakes.gcore import seed_deployment
+
     gcore.reset()
     gcore.put(seed_deployment())
     slack.clear()
@@ -362,25 +110,15 @@ def bot(http_bot: RunningBot, gcore: FakeGcore, slack: FakeSlack) -> Iterator[Ru
     assert_no_secrets(json.dumps(sent), http_bot.log())
 
 
-def assert_no_secrets(*texts: str) -> None:
-    """No token, key or signing secret in anything Slack received or the bot logged."""
-    for text in texts:
-        for secret in SECRETS:
-            assert secret not in text
-
-
 @pytest.fixture
 def quick_gcore_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Gcore client of each bot in this process tries as often as ever, a twentieth as far apart: for
     tests of what a request that failed every attempt does (tests/test_gcore_client.py checks the backoff
     itself). A Retry-After from Gcore is still waited out in full."""
+    from bot.gcore.retry import RetryPolicy
+
     backoff = RetryPolicy.backoff
     monkeypatch.setattr(RetryPolicy, "backoff", lambda policy, attempt: backoff(policy, attempt) / 20)
-
-
-class _NoJitter(Jitter):
-    def recalculate(self, duration: float) -> float:
-        return duration
 
 
 @pytest.fixture
@@ -389,6 +127,11 @@ def quick_slack_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     the bots in this process, without the waits that are not the behaviour under test: a 429 waits its
     Retry-After alone (not up to a second more), a 5xx a few ms (not 0.5 s, then 1 s, each up to a second
     more)."""
+    from slack_sdk.http_retry import builtin_async_handlers
+    from slack_sdk.http_retry.handler import default_interval_calculator
+
+    from tests.bots import NoJitter
+
     monkeypatch.setattr(builtin_async_handlers, "random", SimpleNamespace(random=lambda: 0.0))
     monkeypatch.setattr(default_interval_calculator, "backoff_factor", 0.005)
-    monkeypatch.setattr(default_interval_calculator, "jitter", _NoJitter())
+    monkeypatch.setattr(default_interval_calculator, "jitter", NoJitter())

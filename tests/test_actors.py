@@ -16,7 +16,7 @@ from bot.store import Store
 from bot.watch.actors import actor_of
 from formatters.timeline import render_timeline
 from tests.blockkit import all_text
-from tests.conftest import GCORE_KEY
+from tests.bots import GCORE_KEY
 from tests.fakes.gcore import FakeGcore, user_action_record
 from tests.test_timeline_formatters import ROLLOUT
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.actions import ActionId, CardRef, DeploymentRef, ListPage, SubscriptionRef
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT, RunningBot, assert_no_secrets, start_bot
+from tests.bots import PROJECT, RunningBot, assert_no_secrets, start_bot
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack

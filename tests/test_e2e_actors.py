@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from tests.blockkit import all_text
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import USER_ACTIONS_PATH
 from tests.fakes.server import wait_for
 from tests.test_e2e_watch import CHANNEL, WatchBot

@@ -17,7 +17,7 @@ import pytest
 
 from bot import lifecycle
 from tests.blockkit import all_text
-from tests.conftest import PROJECT, bot_environment, free_port
+from tests.bots import PROJECT, bot_environment, free_port
 from tests.databases import leader_pid, terminate_leader_session
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for

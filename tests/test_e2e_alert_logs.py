@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.actions import ActionId
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.test_e2e_http import button
 from tests.test_e2e_watch import LIST_PATH, WatchBot, failing_containers
 from tests.test_e2e_watch import watcher as watcher  # the fixture: a watching bot in this process

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack

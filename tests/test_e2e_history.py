@@ -12,7 +12,7 @@ import pytest
 
 from bot.actions import ActionId, DeploymentRef
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_http import button

@@ -13,7 +13,7 @@ import pytest
 from bot.actions import ActionId
 from bot.watch import home as home_tab
 from tests.blockkit import all_text
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import REGIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import ApiCall, FakeSlack

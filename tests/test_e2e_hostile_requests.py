@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.actions import ActionId
-from tests.conftest import SIGNING_SECRET, RunningBot, start_bot
+from tests.bots import SIGNING_SECRET, RunningBot, start_bot
 from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack

@@ -16,7 +16,7 @@ import pytest
 
 from bot.actions import ActionId
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import (
+from tests.bots import (
     GCORE_KEY,
     PROJECT,
     RunningBot,

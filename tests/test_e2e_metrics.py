@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import APP_TOKEN, PROJECT, SECRETS, assert_no_secrets, start_bot, start_bot_process
+from tests.bots import APP_TOKEN, PROJECT, SECRETS, assert_no_secrets, start_bot, start_bot_process
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack

@@ -15,7 +15,7 @@ import pytest
 
 from handlers import operations
 from tests.blockkit import all_text
-from tests.conftest import PROJECT, SIGNING_SECRET, RunningBot, assert_no_secrets, start_bot
+from tests.bots import PROJECT, SIGNING_SECRET, RunningBot, assert_no_secrets, start_bot
 from tests.databases import sqlite_rows
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for

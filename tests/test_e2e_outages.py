@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.blockkit import all_text
-from tests.conftest import assert_no_secrets
+from tests.bots import assert_no_secrets
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_watch import LIST_PATH, WatchBot

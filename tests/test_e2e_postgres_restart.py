@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from tests import test_e2e_alert_correctness as correctness
 from tests.blockkit import all_text
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.databases import POSTGRES_URL
 from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for

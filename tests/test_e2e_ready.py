@@ -11,7 +11,7 @@ import pytest
 
 import bot.__main__ as bot_main
 from bot.slack.auth import TokenRecheck
-from tests.conftest import RunningBot, start_bot
+from tests.bots import RunningBot, start_bot
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack

@@ -20,7 +20,7 @@ from bot import services
 from bot.actions import ActionId
 from bot.gcore.regions import RegionNames
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT, RunningBot, assert_no_secrets, start_bot
+from tests.bots import PROJECT, RunningBot, assert_no_secrets, start_bot
 from tests.fakes.gcore import REGIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 
 from formatters.alerts import status_words
 from tests.blockkit import all_text
-from tests.conftest import BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
+from tests.bots import BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
 from tests.databases import leader_pid, lease_holders
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for

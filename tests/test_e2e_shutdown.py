@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import (
+from tests.bots import (
     APP_TOKEN,
     PROJECT,
     SIGNING_SECRET,

@@ -25,7 +25,7 @@ from bot.slack.auth import TokenRecheck
 from bot.watch.notifier import MAX_ATTEMPTS
 from formatters.pauses import PAUSE_REASONS
 from tests.blockkit import all_text
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for
 from tests.fakes.slack import ApiCall, FakeSlack

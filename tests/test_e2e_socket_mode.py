@@ -12,7 +12,7 @@ import pytest
 from bot.actions import ActionId
 from bot.slack import socket_mode
 from tests.blockkit import all_text
-from tests.conftest import APP_TOKEN, RunningBot, assert_no_secrets, start_bot
+from tests.bots import APP_TOKEN, RunningBot, assert_no_secrets, start_bot
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from tests.blockkit import all_text
-from tests.conftest import PROJECT, assert_no_secrets
+from tests.bots import PROJECT, assert_no_secrets
 from tests.databases import sqlite_rows
 from tests.fakes.gcore import seed_deployment
 from tests.test_e2e_watch import LIST_PATH, WatchBot

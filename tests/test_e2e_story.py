@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.actions import ActionId
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import seed_deployment
 from tests.test_e2e_http import button
 from tests.test_e2e_watch import CHANNEL, WatchBot, failing_containers

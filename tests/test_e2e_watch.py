@@ -20,7 +20,7 @@ from bot.actions import ActionId
 from bot.gcore.retry import RetryPolicy
 from bot.watch.watcher import OFFLINE_AFTER
 from tests.blockkit import all_text, limit_problems
-from tests.conftest import PROJECT, BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
+from tests.bots import PROJECT, BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
 from tests.databases import sqlite_rows
 from tests.fakes.gcore import REGIONS_PATH, USER_ACTIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for

@@ -18,7 +18,7 @@ from bot.errors import DatabaseUnavailable
 from bot.store.base import StoreBase
 from bot.store.engine import POSTGRES_CONNECT_DEFAULTS, create_database_engine, threaded
 from bot.store.reach import Reachability
-from tests.conftest import free_port
+from tests.bots import free_port
 from tests.databases import sqlite_url
 
 

@@ -18,7 +18,7 @@ from bot.log_format import JsonFormatter, MaskingFormatter, log_formatter
 from bot.metrics import Metrics
 from bot.store import DeliveryState, Store
 from bot.watch.transitions import AlertKind, ProjectDiff, Transition
-from tests.conftest import BOT_TOKEN, GCORE_KEY, SIGNING_SECRET
+from tests.bots import BOT_TOKEN, GCORE_KEY, SIGNING_SECRET
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DEPLOYMENTS = "/cloud/v3/inference/7/deployments"

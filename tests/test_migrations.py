@@ -17,7 +17,7 @@ from bot.store import Store, migrate
 from bot.store.engine import create_database_engine
 from bot.store.schema import Base
 from tests.blockkit import all_text
-from tests.conftest import bot_environment, free_port, start_in_process
+from tests.bots import bot_environment, free_port, start_in_process
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_watch import CHANNEL, LIST_PATH, WatchBot

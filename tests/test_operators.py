@@ -13,7 +13,7 @@ from bot.access import Operators
 from bot.access.operators import FAILED_LOOKUP_SECONDS
 from bot.slack.api import SlackApi, web_client
 from bot.slack.errors import SlackCallFailed
-from tests.conftest import BOT_TOKEN
+from tests.bots import BOT_TOKEN
 from tests.fakes.slack import FakeSlack
 
 

@@ -23,7 +23,7 @@ from formatters.errors import error_sentence
 from formatters.limits import MAX_MESSAGE_TEXT, MAX_SECTION_TEXT
 from tests.blockkit import limit_problems
 from tests.bolt_dispatch import InProcessBolt, running_bolt
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import form_body, slash_command

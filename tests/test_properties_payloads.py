@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot.actions import CONFIRM_OPERATION, ActionId, OperationRef
 from tests.blockkit import all_text, limit_problems
 from tests.bolt_dispatch import InProcessBolt, running_bolt
-from tests.conftest import PROJECT
+from tests.bots import PROJECT
 from tests.fakes.gcore import FakeGcore, RecordedRequest, seed_deployment
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import block_action, interactive_body, view_submission

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import SIGNING_SECRET, RunningBot, start_bot
+from tests.bots import SIGNING_SECRET, RunningBot, start_bot
 from tests.fakes.gcore import FakeGcore
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import block_action, form_body, interactive_body, sign, slash_command

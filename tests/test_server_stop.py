@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from bot.lifecycle import SERVER_CLOSE_SECONDS, Server, web_server
-from tests.conftest import free_port
+from tests.bots import free_port
 from tests.fakes.server import wait_for_async
 
 
