@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,10 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imports_of(path: Path) -> set[str]:
-    """The modules a file imports, ``from a import b`` counted as ``a.b`` when that is a module too."""
+@functools.cache
+def imports_of(path: Path) -> frozenset[str]:
+    """The modules a file imports, ``from a import b`` counted as ``a.b`` when that is a module too (each file
+    parsed once, for all the rules that read it)."""
     names: set[str] = set()
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -65,7 +68,7 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+    return frozenset(names)
 
 
 MODULES = modules()

@@ -10,6 +10,7 @@ that 0002 retypes. ``tests/test_migrations.py`` replays them and checks they mak
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -37,9 +38,15 @@ def alembic_config(connection: Connection) -> Config:
     return config
 
 
+@functools.cache
+def scripts() -> ScriptDirectory:
+    """The revisions this code knows, read from their files once a process (each read runs every one)."""
+    return ScriptDirectory(str(MIGRATIONS))
+
+
 def head() -> str:
     """The newest revision this code knows."""
-    revision = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    revision = scripts().get_current_head()
     assert revision is not None
     return revision
 
@@ -58,19 +65,19 @@ def upgrade(engine: Engine) -> str:
             connection.execute(
                 text(f"SELECT pg_advisory_xact_lock(:class, {LOCK_SCOPE})"), {"class": MIGRATION_LOCK_CLASS}
             )
-        config = alembic_config(connection)
-        before = MigrationContext.configure(connection).get_current_revision()
+        context = MigrationContext.configure(connection)
+        before = context.get_current_revision()
         newest = head()
         if before is None and not inspect(connection).has_table("subscriptions"):
             log.info("creating the tables of revision %s in an empty database", newest)
             Base.metadata.create_all(connection)
-            command.stamp(config, newest)
+            context.stamp(scripts(), newest)
             return newest
         if before is None:
             log.info("database made before migrations; stamping it %s before upgrading", FIRST_REVISION)
-            command.stamp(config, FIRST_REVISION)
+            context.stamp(scripts(), FIRST_REVISION)
             before = FIRST_REVISION
         if before != newest:
             log.info("upgrading the database from %s to %s", before or "empty", newest)
-            command.upgrade(config, "head")
+            command.upgrade(alembic_config(connection), "head")
         return newest
