@@ -70,9 +70,9 @@ def test_eight_flips_in_ten_minutes_are_one_top_level_message_that_says_flapping
     for status in ["PARTIALLYDEPLOYED", "ACTIVE"] * 4:
         watcher.gcore.set_status(PROJECT, "my-instance", status)
         watcher.polls(2)
-    (message,) = watcher.alerts()
+    (message,) = watcher.wait_alerts(1)
     final = watcher.wait_edit(message["ts"], "8 changes")
-    assert "🔁 *my-instance* is flapping" in all_text(final["blocks"])
+    assert "🔁 *my-instance* is flapping" in all_text(final["blocks"]) and len(watcher.alerts()) == 1
     # No flip was told at the top level, and only the start of flapping was broadcast.
     broadcast = [r for r in watcher.replies(message["ts"]) if r.get("reply_broadcast")]
     assert ["is flapping" in all_text(r["blocks"]) for r in broadcast] == [True]
@@ -83,9 +83,9 @@ def test_three_naps_are_one_message_a_day(watcher: WatchBot) -> None:
     for status in ["PENDING", "ACTIVE"] * 3:
         watcher.gcore.set_status(PROJECT, "my-instance", status)
         watcher.polls(2)
-    (digest,) = watcher.alerts()
+    (digest,) = watcher.wait_alerts(1)
     final = watcher.wait_edit(digest["ts"], "slept 3× today")
-    assert "now ☀️ awake" in all_text(final["blocks"])
+    assert "now ☀️ awake" in all_text(final["blocks"]) and len(watcher.alerts()) == 1
     assert not any(mentions_oncall(post) for post in posts(watcher))
 
 
