@@ -79,9 +79,16 @@ class WatchBot:
         return self.bot.reply(self.bot.command(text)).body
 
     def watch(self, text: str = "watch my-instance") -> None:
+        """Subscribe with ``text`` and wait until a poll that began after the subscription was saved has
+        read Gcore: what the test changes from here on is the next poll's news."""
         reply = self.command(text)
         assert reply["response_type"] == "in_channel", reply["text"]
-        self.polls()
+        saved = time.monotonic()
+        wait_for(
+            lambda: self.gcore.answered_since(LIST_PATH, saved) >= 1,
+            timeout=15,
+            message="a poll that read Gcore",
+        )
 
     def alerts(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
         """Top-level alert messages in the channel (thread replies excluded)."""

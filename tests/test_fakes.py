@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -236,6 +237,19 @@ def test_gcore_delay(gcore: FakeGcore, api: httpx.Client) -> None:
     with pytest.raises(httpx.ReadTimeout):
         api.get(DEPLOYMENTS, timeout=0.05)
     gcore.set_delay(0)
+
+
+def test_gcore_counts_a_request_answered_once_its_answer_is_made(gcore: FakeGcore, api: httpx.Client) -> None:
+    before = time.monotonic()
+    gcore.set_delay(0.5, path=DEPLOYMENTS)
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(api.get, DEPLOYMENTS)
+        wait_for(lambda: [r for r in gcore.requests if r.path == DEPLOYMENTS], timeout=5, message="arrived")
+        assert gcore.answered_since(DEPLOYMENTS, before) == 0  # arrived, its answer not made yet
+        assert held.result(timeout=5).status_code == 200
+    assert gcore.answered_since(DEPLOYMENTS, before) == 1
+    assert gcore.answered_since(DEPLOYMENTS, time.monotonic()) == 0  # none arrived since
+    gcore.set_delay(0, path=DEPLOYMENTS)
 
 
 # -- FakeSlack Web API ----------------------------------------------------------------------

@@ -210,9 +210,10 @@ def seed_deployment(**overrides: Any) -> JSONDict:
     return deployment
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RecordedRequest:
-    """One request as the fake received it; ``at`` is ``time.monotonic()``."""
+    """One request as the fake received it; ``at`` is ``time.monotonic()``. Each is itself (compared and
+    hashed by identity): two alike are still two requests."""
 
     method: str
     path: str
@@ -302,6 +303,8 @@ class FakeGcore(LoopbackServer):
         self._regions: dict[int, str] = dict(DEFAULT_REGIONS)
         self._actions: list[JSONDict] = []
         self._requests: list[RecordedRequest] = []
+        # The recorded requests whose answer is made: what it says was read.
+        self._answered: set[RecordedRequest] = set()
         self._failures: list[_Failure] = []
         self._delay = 0.0
         self._path_delays: dict[str, float] = {}
@@ -323,6 +326,7 @@ class FakeGcore(LoopbackServer):
             self._regions = dict(DEFAULT_REGIONS)
             self._actions.clear()
             self._requests.clear()
+            self._answered.clear()
             self._failures.clear()
             self._delay = 0.0
             self._path_delays.clear()
@@ -407,6 +411,13 @@ class FakeGcore(LoopbackServer):
         """Forget recorded requests."""
         with self._lock:
             self._requests.clear()
+            self._answered.clear()
+
+    def answered_since(self, path: str, since: float) -> int:
+        """How many requests for ``path`` that arrived at or after monotonic ``since`` have their answer made
+        (a request is recorded as it arrives, before its answer reads the state)."""
+        with self._lock:
+            return sum(1 for r in self._requests if r.path == path and r.at >= since and r in self._answered)
 
     # -- failure injection ------------------------------------------------------------------
 
@@ -489,16 +500,25 @@ class FakeGcore(LoopbackServer):
 
     @web.middleware
     async def _outage_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            at=time.monotonic(),
+        )
         with self._lock:
-            self._requests.append(
-                RecordedRequest(
-                    method=request.method,
-                    path=request.path,
-                    query=dict(request.query),
-                    headers=dict(request.headers),
-                    at=time.monotonic(),
-                )
-            )
+            self._requests.append(recorded)
+            epoch = self._epoch
+        try:
+            return await self._answer(request, handler)
+        finally:
+            with self._lock:
+                if epoch == self._epoch:
+                    self._answered.add(recorded)
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        with self._lock:
             down, epoch = self._down, self._epoch
             delay = self._delay + self._path_delays.get(request.path, 0.0)
             trickle = self._trickles.get(request.path)
