@@ -35,6 +35,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist each worker starts on a contiguous slice of this order, and work stealing evens out the
+    number of tests left, not how long they take: each slice gets its share of the end-to-end tests, first,
+    and ends on quick ones, so that no worker is left running seconds-long tests alone at the end."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 0))
+    if workers < 2:
+        return
+    slow = [item for item in items if item.path.name.startswith("test_e2e_")]
+    quick = [item for item in items if not item.path.name.startswith("test_e2e_")]
+    items[:] = [item for k in range(workers) for item in slow[k::workers] + quick[k::workers]]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database on each engine; PostgreSQL skips, saying why, where no server answers."""
