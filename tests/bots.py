@@ -22,7 +22,7 @@ from slack_sdk.http_retry.jitter import Jitter
 from bot.__main__ import quiet_libraries, serve
 from bot.config import Settings
 from bot.slack.pacing import ChannelRateLimiter
-from tests.fakes.gcore import FakeGcore
+from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack, ResponsePost
 from tests.fakes.slack_requests import (
@@ -282,6 +282,13 @@ def start_in_process(env: dict[str, str], port: int, slack: FakeSlack) -> BotInP
     bot.thread.start()
     assert started.wait(10), "the in-process bot's event loop did not start"
     return bot
+
+
+def fresh_fakes(gcore: FakeGcore, slack: FakeSlack) -> None:
+    """The fakes as a new bot finds them: the seed deployment, and nothing recorded, injected or posted."""
+    gcore.reset()
+    gcore.put(seed_deployment())
+    slack.clear()
 
 
 def assert_no_secrets(*texts: str) -> None:

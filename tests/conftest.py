@@ -112,12 +112,9 @@ def http_bot(
 
 @pytest.fixture
 def bot(http_bot: RunningBot, gcore: FakeGcore, slack: FakeSlack) -> Iterator[RunningBot]:
-    from tests.bots import assert_no_secrets
-    from tests.fakes.gcore import seed_deployment
+    from tests.bots import assert_no_secrets, fresh_fakes
 
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     yield http_bot
     sent = [c.params for c in slack.calls()] + [p.body for p in slack.responses()]
     assert_no_secrets(json.dumps(sent), http_bot.log())

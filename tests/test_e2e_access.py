@@ -15,7 +15,7 @@ import pytest
 
 from bot.actions import ActionId, CardRef, DeploymentRef, ListPage, SubscriptionRef
 from tests.blockkit import all_text, limit_problems
-from tests.bots import PROJECT, RunningBot, assert_no_secrets, start_bot
+from tests.bots import PROJECT, RunningBot, assert_no_secrets, fresh_fakes, start_bot
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
@@ -58,10 +58,8 @@ def value(model: CardRef | DeploymentRef | ListPage | SubscriptionRef) -> str:
 @pytest.fixture
 def fresh(gcore: FakeGcore, slack: FakeSlack) -> None:
     """The fakes as a new bot should find them: the seed deployment in project 1 and in project 999."""
-    gcore.reset()
-    gcore.put(seed_deployment())
+    fresh_fakes(gcore, slack)
     gcore.put(seed_deployment(project_id=OTHER_PROJECT))
-    slack.clear()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from bot import lifecycle
 from tests.blockkit import all_text
-from tests.bots import PROJECT, bot_environment, free_port
+from tests.bots import PROJECT, bot_environment, free_port, fresh_fakes
 from tests.databases import leader_pid, terminate_leader_session
 from tests.fakes.gcore import FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
@@ -30,9 +30,7 @@ GET_PATH = f"{LIST_PATH}/my-instance"
 
 @pytest.fixture
 def fakes(gcore: FakeGcore, slack: FakeSlack) -> tuple[FakeGcore, FakeSlack]:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     return gcore, slack
 
 

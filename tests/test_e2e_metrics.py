@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.bots import APP_TOKEN, PROJECT, SECRETS, assert_no_secrets, start_bot, start_bot_process
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.bots import (
+    APP_TOKEN,
+    PROJECT,
+    SECRETS,
+    assert_no_secrets,
+    fresh_fakes,
+    start_bot,
+    start_bot_process,
+)
+from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_watch import CHANNEL, LIST_PATH, WatchBot, watch_bot
@@ -173,9 +181,7 @@ def test_metrics_are_served_in_socket_mode(gcore: FakeGcore, slack: FakeSlack, t
 def test_json_logs_are_one_object_per_line_without_secrets(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     # A Gcore failure on the way: warnings with reasons, at DEBUG level, in JSON.
     gcore.fail_next(500, path=f"{LIST_PATH}/my-instance")
     bot = start_bot_process(gcore, slack, tmp_path, LOG_FORMAT="json", LOG_LEVEL="debug")

@@ -15,9 +15,9 @@ import pytest
 
 from handlers import operations
 from tests.blockkit import all_text
-from tests.bots import PROJECT, SIGNING_SECRET, RunningBot, assert_no_secrets, start_bot
+from tests.bots import PROJECT, SIGNING_SECRET, RunningBot, assert_no_secrets, fresh_fakes, start_bot
 from tests.databases import sqlite_rows
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import (
@@ -38,9 +38,7 @@ START_PATH = f"/cloud/v3/inference/{PROJECT}/deployments/my-instance/start"
 @pytest.fixture
 def ops(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[RunningBot]:
     """A bot where Alice is an operator by name, and the members of S0OPS (Carol) by group."""
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     slack.set_usergroup(GROUP, [CAROL])
     bot = start_bot(gcore, slack, tmp_path, OPERATOR_USER_IDS=ALICE, OPERATOR_USERGROUP_IDS=GROUP)
     yield bot

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.blockkit import all_text
-from tests.bots import assert_no_secrets
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.bots import assert_no_secrets, fresh_fakes
+from tests.fakes.gcore import FakeGcore
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_watch import LIST_PATH, WatchBot
 
@@ -24,9 +24,7 @@ _DATE = re.compile(r"<!date\^(\d+)\^")
 def watchers(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[Callable[..., WatchBot]]:
     """Start a watching bot with extra settings; each is stopped, and nothing it sent or logged holds a
     secret."""
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     started: list[WatchBot] = []
 
     def start(**env: str) -> WatchBot:

@@ -11,8 +11,8 @@ import pytest
 
 import bot.__main__ as bot_main
 from bot.slack.auth import TokenRecheck
-from tests.bots import RunningBot, start_bot
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.bots import RunningBot, fresh_fakes, start_bot
+from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 
@@ -30,9 +30,7 @@ def test_a_running_bot_is_ready(bot: RunningBot) -> None:
 def test_not_ready_until_slack_confirms_the_token(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     # Rechecked from 50 ms on rather than 1 s: when Slack answers again is the test's to say.
     monkeypatch.setattr(bot_main, "TokenRecheck", functools.partial(TokenRecheck, first_delay=0.05))
     # Slack does not answer auth.test (a 500 through every retry) at start, nor after, until it is told to.

@@ -20,7 +20,7 @@ from bot import services
 from bot.actions import ActionId
 from bot.gcore.regions import RegionNames
 from tests.blockkit import all_text, limit_problems
-from tests.bots import PROJECT, RunningBot, assert_no_secrets, start_bot
+from tests.bots import PROJECT, RunningBot, assert_no_secrets, fresh_fakes, start_bot
 from tests.fakes.gcore import REGIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
@@ -32,9 +32,7 @@ PORTAL = "https://portal.example/cloud/{project_id}/inference/{name}"
 @contextlib.contextmanager
 def own_bot(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[RunningBot]:
     """A bot of its own (no region names looked up yet), with the Gcore portal link set."""
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     bot = start_bot(gcore, slack, tmp_path, GCORE_PORTAL_URL=PORTAL)
     try:
         yield bot

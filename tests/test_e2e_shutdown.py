@@ -23,10 +23,11 @@ from tests.bots import (
     BotInProcess,
     BotProcess,
     assert_no_secrets,
+    fresh_fakes,
     start_bot,
     start_bot_process,
 )
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import form_body, signed_headers, slash_command
@@ -67,9 +68,7 @@ def fresh_process(
 ) -> tuple[BotProcess, subprocess.Popen[bytes]]:
     """``python -m bot`` on fakes as a new bot finds them (the seed deployment, nothing sent yet), and its
     process."""
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     bot = start_bot_process(gcore, slack, workdir, **env)
     assert bot.process is not None
     return bot, bot.process
@@ -174,9 +173,7 @@ def delivery_states(database: Path) -> list[str]:
 def test_sigterm_while_an_alert_is_posted_finishes_it_once(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     watcher = WatchBot(gcore, slack, tmp_path, process=True)
     try:
         watcher.watch()
@@ -224,9 +221,7 @@ def test_sigint_stops_an_idle_bot_at_once_with_status_0(
 def test_a_command_whose_body_arrives_after_the_stop_began_gets_503_not_an_unanswered_200(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     bot = start_bot(gcore, slack, tmp_path)
     assert isinstance(bot, BotInProcess) and bot.loop is not None and bot.shutdown is not None
     body = form_body(slash_command("status my-instance", response_url=slack.new_response_url())).encode()

@@ -12,8 +12,8 @@ import pytest
 from bot.actions import ActionId
 from bot.slack import socket_mode
 from tests.blockkit import all_text
-from tests.bots import APP_TOKEN, RunningBot, assert_no_secrets, start_bot
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.bots import APP_TOKEN, RunningBot, assert_no_secrets, fresh_fakes, start_bot
+from tests.fakes.gcore import FakeGcore
 from tests.fakes.server import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_requests import block_action, slash_command
@@ -25,9 +25,7 @@ TOKEN_REJECTED = "Slack rejected the app token, SLACK_APP_TOKEN (invalid_auth)"
 
 @pytest.fixture
 def socket_bot(gcore: FakeGcore, slack: FakeSlack, tmp_path: Path) -> Iterator[RunningBot]:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     bot = start_bot(gcore, slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
     slack.wait_for_socket_client()
     yield bot
@@ -102,9 +100,7 @@ def socket_bot_in_process(
 def test_a_refused_websocket_is_one_warning_per_attempt_each_on_a_fresh_url(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     slack.refuse_socket_upgrades(1000, status=503)
     bot = socket_bot_in_process(gcore, slack, tmp_path, monkeypatch, first=0.05, most=0.2)
     try:
@@ -145,9 +141,7 @@ def test_a_refused_websocket_is_one_warning_per_attempt_each_on_a_fresh_url(
 def test_a_rejected_app_token_is_one_error_and_not_ready_until_slack_accepts_it(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     slack.fail_next("apps.connections.open", "invalid_auth", times=1000)
     # A rejected token is asked about at the backoff's longest interval, not from its first.
     bot = socket_bot_in_process(gcore, slack, tmp_path, monkeypatch, first=5.0, most=0.1)
@@ -199,9 +193,7 @@ def test_a_stop_ends_the_backoff_at_once(
 def test_a_reconnect_slack_asks_for_retries_the_refused_websocket_while_the_bot_stays_ready(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     bot = socket_bot_in_process(gcore, slack, tmp_path, monkeypatch, first=0.05, most=0.2)
     try:
         slack.wait_for_socket_client()

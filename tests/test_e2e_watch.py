@@ -20,7 +20,15 @@ from bot.actions import ActionId
 from bot.gcore.retry import RetryPolicy
 from bot.watch.watcher import OFFLINE_AFTER
 from tests.blockkit import all_text, limit_problems
-from tests.bots import PROJECT, BotProcess, RunningBot, assert_no_secrets, start_bot, start_bot_process
+from tests.bots import (
+    PROJECT,
+    BotProcess,
+    RunningBot,
+    assert_no_secrets,
+    fresh_fakes,
+    start_bot,
+    start_bot_process,
+)
 from tests.databases import sqlite_rows
 from tests.fakes.gcore import REGIONS_PATH, USER_ACTIONS_PATH, FakeGcore, seed_deployment
 from tests.fakes.server import wait_for
@@ -133,9 +141,7 @@ class WatchBot:
 def watch_bot(
     gcore: FakeGcore, slack: FakeSlack, tmp_path: Path, *, process: bool, extra: dict[str, str] | None = None
 ) -> Iterator[WatchBot]:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     bot = WatchBot(gcore, slack, tmp_path, extra, process=process)
     yield bot
     bot.bot.stop()

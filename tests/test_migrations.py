@@ -17,8 +17,8 @@ from bot.store import Store, migrate
 from bot.store.engine import create_database_engine
 from bot.store.schema import Base
 from tests.blockkit import all_text
-from tests.bots import bot_environment, free_port, start_in_process
-from tests.fakes.gcore import FakeGcore, seed_deployment
+from tests.bots import bot_environment, free_port, fresh_fakes, start_in_process
+from tests.fakes.gcore import FakeGcore
 from tests.fakes.slack import FakeSlack
 from tests.test_e2e_watch import CHANNEL, LIST_PATH, WatchBot
 
@@ -140,9 +140,7 @@ def make_old_database(url: str, revision: str = "0001", *, stamped: bool = False
 
 @pytest.fixture
 def fakes(gcore: FakeGcore, slack: FakeSlack) -> Iterator[tuple[FakeGcore, FakeSlack]]:
-    gcore.reset()
-    gcore.put(seed_deployment())
-    slack.clear()
+    fresh_fakes(gcore, slack)
     yield gcore, slack
 
 
